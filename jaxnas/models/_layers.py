@@ -1,0 +1,251 @@
+"""Pure layer functions (PyTorch semantics, NHWC) and the Flax modules that declare their variables.
+
+Ops are pure functions of explicit parameter dicts so the same code runs in the exact networks and
+inside ``lax.switch`` branches of the masked supernet. Flax modules here only *declare* variables
+(with PyTorch's default initialisers) and hand them to the pure functions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+BN_EPS = 1e-5
+BN_MOMENTUM = 0.1  # PyTorch convention: running = (1 - m) * running + m * batch
+
+
+@flax.struct.dataclass
+class Activation:
+  """A ReLU's input captured during a forward pass (``capture=True``).
+
+  Attributes:
+    pre: the ReLU input, shape (batch, ...). The ReLU output is ``max(pre, 0)``.
+    weight: how many ReLU modules of the network read exactly this tensor (a traced scalar in the
+      supernet, 0 when the ReLU is absent from the selected architecture).
+    wrapped: True when the ReLU sits inside a ReLU-conv-BN block. NASWOT's reference hooks both the
+      block and its inner ReLU, so it counts these twice. (Static.)
+  """
+
+  pre: jax.Array
+  weight: jax.Array
+  wrapped: bool = flax.struct.field(pytree_node=False, default=True)
+
+
+#: Modules whose name ends with this suffix are ``nn.scan``-ned over identical cells: their variables
+#: carry a leading stacking axis (one slice per cell).
+STACK_SUFFIX = "_cells"
+
+
+# ---------------------------------------------------------------------------------------------
+# Initialisers (PyTorch defaults)
+# ---------------------------------------------------------------------------------------------
+def fan_in(shape) -> int:
+  """Fan-in of an HWIO conv kernel or an (in, out) dense kernel."""
+  return int(np.prod(shape[:-1]))
+
+
+def kaiming_uniform(key, shape, dtype=jnp.float32):
+  """PyTorch's default conv/linear weight init: kaiming_uniform(a=sqrt(5)) = U(+-1/sqrt(fan_in))."""
+  bound = 1.0 / math.sqrt(fan_in(shape))
+  return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+
+def fan_in_uniform(fan: int):
+  """PyTorch's default bias init: U(+-1/sqrt(fan_in of the layer's weight))."""
+  bound = 1.0 / math.sqrt(fan)
+
+  def init(key, shape, dtype=jnp.float32):
+    return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+  return init
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure ops
+# ---------------------------------------------------------------------------------------------
+def conv2d(x, kernel, *, stride: int = 1, padding: int = 0, bias=None):
+  y = jax.lax.conv_general_dilated(
+      x, kernel.astype(x.dtype), (stride, stride), [(padding, padding)] * 2,
+      dimension_numbers=("NHWC", "HWIO", "NHWC"),
+  )
+  if bias is not None:
+    y = y + bias.astype(y.dtype)
+  return y
+
+
+def batch_norm(x, params, stats, *, train: bool, mask=None):
+  """BatchNorm2d with PyTorch semantics over NHWC `x`.
+
+  Train mode (or no running statistics) normalises with the biased batch variance; running
+  statistics are updated with momentum 0.1 and the *unbiased* batch variance, as PyTorch does.
+  `mask` (C,) restricts the update to live channels (masked supernets).
+
+  Returns (y, new_stats) where new_stats is None when `stats` is None.
+  """
+  if train or stats is None:
+    mean = jnp.mean(x, axis=(0, 1, 2))
+    var = jnp.mean(jnp.square(x - mean), axis=(0, 1, 2))
+  else:
+    mean, var = stats["mean"].astype(x.dtype), stats["var"].astype(x.dtype)
+  y = (x - mean) * jax.lax.rsqrt(var + BN_EPS)
+  if params is not None:
+    y = y * params["scale"].astype(x.dtype) + params["bias"].astype(x.dtype)
+  new_stats = stats
+  if stats is not None and train:
+    n = x.shape[0] * x.shape[1] * x.shape[2]
+    unbiased = var * (n / max(n - 1, 1))
+    new_mean = (1 - BN_MOMENTUM) * stats["mean"] + BN_MOMENTUM * mean.astype(stats["mean"].dtype)
+    new_var = (1 - BN_MOMENTUM) * stats["var"] + BN_MOMENTUM * unbiased.astype(stats["var"].dtype)
+    if mask is not None:
+      new_mean = jnp.where(mask, new_mean, stats["mean"])
+      new_var = jnp.where(mask, new_var, stats["var"])
+    new_stats = {"mean": new_mean, "var": new_var}
+  return y, new_stats
+
+
+def avg_pool_3x3(x):
+  """AvgPool2d(3, stride=1, padding=1, count_include_pad=False)."""
+  summed = jax.lax.reduce_window(x, np.zeros((), x.dtype), jax.lax.add, (1, 3, 3, 1), (1, 1, 1, 1),
+                                 [(0, 0), (1, 1), (1, 1), (0, 0)])
+  h, w = x.shape[1], x.shape[2]
+  ones = np.pad(np.ones((h, w)), 1)
+  counts = sum(ones[i:i + h, j:j + w] for i in range(3) for j in range(3))
+  return summed / jnp.asarray(counts[None, :, :, None], x.dtype)
+
+
+def avg_pool_2x2(x):
+  """AvgPool2d(2, stride=2)."""
+  summed = jax.lax.reduce_window(x, np.zeros((), x.dtype), jax.lax.add, (1, 2, 2, 1), (1, 2, 2, 1),
+                                 "VALID")
+  return summed * jnp.asarray(0.25, x.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Variable declarations
+# ---------------------------------------------------------------------------------------------
+class ConvDecl(nn.Module):
+  """Declares a conv kernel (HWIO) and optional bias with PyTorch default init."""
+
+  cin: int
+  cout: int
+  k: int
+  use_bias: bool = False
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self):
+    shape = (self.k, self.k, self.cin, self.cout)
+    p = {"kernel": self.param("kernel", kaiming_uniform, shape, self.dtype)}
+    if self.use_bias:
+      p["bias"] = self.param("bias", fan_in_uniform(fan_in(shape)), (self.cout,), self.dtype)
+    return p
+
+
+class DenseDecl(nn.Module):
+  cin: int
+  cout: int
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self):
+    shape = (self.cin, self.cout)
+    return {
+        "kernel": self.param("kernel", kaiming_uniform, shape, self.dtype),
+        "bias": self.param("bias", fan_in_uniform(self.cin), (self.cout,), self.dtype),
+    }
+
+
+class BNDecl(nn.Module):
+  """Declares BatchNorm variables: params scale/bias if affine, batch_stats mean/var if tracked."""
+
+  c: int
+  affine: bool = True
+  track: bool = True
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self):
+    p = None
+    if self.affine:
+      p = {"scale": self.param("scale", nn.initializers.ones, (self.c,), self.dtype),
+           "bias": self.param("bias", nn.initializers.zeros, (self.c,), self.dtype)}
+    s = None
+    if self.track:
+      mean = self.variable("batch_stats", "mean", jnp.zeros, (self.c,), self.dtype)
+      var = self.variable("batch_stats", "var", jnp.ones, (self.c,), self.dtype)
+      s = {"mean": mean, "var": var}
+    return p, s
+
+
+def read_stats(s):
+  return None if s is None else {k: v.value for k, v in s.items()}
+
+
+def write_stats(module: nn.Module, s, new) -> None:
+  """Store updated running statistics when the caller made 'batch_stats' mutable."""
+  if s is None or new is None or not module.is_mutable_collection("batch_stats"):
+    return
+  for k in s:
+    s[k].value = new[k]
+
+
+class ConvBNSpec(NamedTuple):
+  """Static description of a (ReLU ->) conv -> BN block (xautodl ``ReLUConvBN`` and kin)."""
+
+  cin: int
+  cout: int
+  k: int
+  stride: int = 1
+  conv_bias: bool = False
+  bn: bool = True  # False: no BN at all (zero-cost-nas ``use_bn=False`` cells)
+  bn_affine: bool = True
+  bn_track: bool = True
+  relu: bool = True  # False for FactorizedReduce(stride=1): conv -> BN only
+
+  @property
+  def padding(self) -> int:
+    return self.k // 2
+
+
+class ConvBNDecl(nn.Module):
+  """Declares a :class:`ConvBNSpec` block's variables: {'conv': ..., 'bn': ...} and BN stats."""
+
+  spec: ConvBNSpec
+  dtype: Any = jnp.float32
+
+  @nn.compact
+  def __call__(self):
+    sp = self.spec
+    p = {"conv": ConvDecl(sp.cin, sp.cout, sp.k, sp.conv_bias, self.dtype, name="conv")()}
+    s = None
+    if sp.bn:
+      bp, s = BNDecl(sp.cout, sp.bn_affine, sp.bn_track, self.dtype, name="bn")()
+      if bp is not None:
+        p["bn"] = bp
+    return p, s
+
+
+def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None):
+  """Pure forward of a :class:`ConvBNSpec` block. Returns (y, new_stats)."""
+  if spec.relu:
+    x = jax.nn.relu(x)
+  y = conv2d(x, p["conv"]["kernel"], stride=spec.stride, padding=spec.padding,
+             bias=p["conv"].get("bias"))
+  if spec.bn:
+    y, stats = batch_norm(y, p.get("bn"), stats, train=train or not spec.bn_track, mask=mask)
+  return y, stats
+
+
+def run_conv_bn(module: nn.Module, spec: ConvBNSpec, x, *, train: bool, name: str, dtype,
+                mask=None):
+  """Declare the block's variables under `name` in `module`, run it and store stats updates."""
+  p, s = ConvBNDecl(spec, dtype, name=name)()
+  y, new = conv_bn(spec, p, read_stats(s), x, train=train, mask=mask)
+  write_stats(module, s, new)
+  return y

@@ -1,0 +1,42 @@
+"""Name -> Proxy table for the CLI, config files and the conformance tests.
+
+Written out by hand from the imported proxies: nothing is registered by import side effects.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from ._base import Proxy
+from ._nwot import nwot_proxy
+from ._size import flops_proxy, params
+from ._synflow import synflow_proxy
+
+REGISTRY: dict[str, Proxy] = {
+    "params": params,
+    "flops": flops_proxy,
+    "synflow": synflow_proxy,
+    "nwot": nwot_proxy,
+}
+
+
+def get(name: str) -> Proxy:
+  """The proxy registered as `name`; ValueError listing valid names (with a suggestion)."""
+  if not isinstance(name, str):
+    raise TypeError(f"Proxy name must be a string, got {type(name).__name__}.")
+  try:
+    return REGISTRY[name]
+  except KeyError:
+    close = difflib.get_close_matches(name, REGISTRY, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"Unknown proxy {name!r}; valid: {', '.join(REGISTRY)}.{hint}") from None
+
+
+def parse(names: str) -> list[Proxy]:
+  """Comma-separated names -> proxies (duplicates rejected)."""
+  items = [n.strip() for n in names.split(",") if n.strip()]
+  if not items:
+    raise ValueError("`--proxies` is empty; valid: " + ", ".join(REGISTRY) + ".")
+  if len(set(items)) != len(items):
+    raise ValueError(f"`--proxies` lists a proxy twice: {names!r}.")
+  return [get(n) for n in items]
