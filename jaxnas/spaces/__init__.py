@@ -13,6 +13,7 @@ from ._nb201 import OPS as NB201_OPS
 from ._nb201 import NB201Space as NB201Space
 from ._nb201 import nb201 as nb201
 from ._nb201 import parse_arch_list as parse_arch_list
+from ._select import parse_archs as parse_archs
 
 SPACES = {"nb201": nb201, "nats_sss": nats_sss}
 
@@ -27,5 +28,5 @@ def get(name: str):
 
 __all__ = [
     "NATS_CHANNELS", "NATSSizeSpace", "NB201Space", "NB201_EDGES", "NB201_OPS", "SPACES",
-    "SearchSpace", "get", "nats_sss", "nb201", "parse_arch_list",
+    "SearchSpace", "get", "nats_sss", "nb201", "parse_arch_list", "parse_archs",
 ]

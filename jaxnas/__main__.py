@@ -1,0 +1,3 @@
+from jaxnas.cli import main
+
+raise SystemExit(main())

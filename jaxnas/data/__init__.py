@@ -1,0 +1,25 @@
+"""Data: image batches (CIFAR, .npz, synthetic) and benchmark ground-truth tables."""
+
+from jaxnas.proxies._base import Batch as Batch
+
+from ._images import CIFAR10_MEAN as CIFAR10_MEAN
+from ._images import CIFAR10_STD as CIFAR10_STD
+from ._images import CIFAR100_MEAN as CIFAR100_MEAN
+from ._images import CIFAR100_STD as CIFAR100_STD
+from ._images import Images as Images
+from ._images import from_spec as from_spec
+from ._images import load_cifar as load_cifar
+from ._images import load_npz as load_npz
+from ._images import normalise as normalise
+from ._images import select as select
+from ._images import synthetic_batch as synthetic_batch
+from ._images import synthetic_images as synthetic_images
+from ._tables import BenchmarkTable as BenchmarkTable
+from ._tables import load_nats_bench as load_nats_bench
+from ._tables import load_table as load_table
+
+__all__ = [
+    "Batch", "BenchmarkTable", "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR10_MEAN", "CIFAR10_STD",
+    "Images", "from_spec", "load_cifar", "load_nats_bench", "load_npz", "load_table", "normalise",
+    "select", "synthetic_batch", "synthetic_images",
+]

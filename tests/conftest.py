@@ -1,0 +1,63 @@
+"""Shared fixtures: reference data location, tolerances, keys, fast-compiling jit for tests."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("JAXNAS_SHARED_DATA", ROOT.parent / "shared" / "data"))
+NB201_CSV = SHARED_DATA / "nb201_cifar.csv"
+CIFAR_NPZ = SHARED_DATA / "cifar10_5000.npz"
+
+# One tolerance table (house style 23): keyed by dtype.
+TOL = {
+    "float64": dict(rtol=1e-10, atol=1e-12),
+    "float32": dict(rtol=1e-5, atol=1e-6),
+    "logdet_float32": dict(rtol=1e-3),
+    "logdet_float64": dict(rtol=1e-8),
+}
+
+# Correctness tests compile many small programs; XLA's backend optimisation only costs time there.
+FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
+
+
+def fast_jit(fn):
+  """jit whose compilation skips XLA's expensive backend passes (same numerics, faster compile)."""
+  jitted = jax.jit(fn)
+
+  def call(*args):
+    return jitted.lower(*args).compile(compiler_options=FAST_COMPILE)(*args)
+
+  return call
+
+
+def needs_file(path: Path):
+  return pytest.mark.skipif(
+      not path.exists(),
+      reason=f"reference data {path} not found (CI has ../shared beside the repo; see "
+             "../shared/data/README.md)")
+
+
+@pytest.fixture
+def getkey():
+  """Fresh keys from a per-test seed that is printed on failure (pin with JAXNAS_TEST_SEED)."""
+  seed = int(os.environ.get("JAXNAS_TEST_SEED", random.SystemRandom().randrange(2**31)))
+  print(f"JAXNAS_TEST_SEED={seed}")
+  state = {"key": jax.random.key(seed)}
+
+  def next_key():
+    state["key"], k = jax.random.split(state["key"])
+    return k
+
+  return next_key
+
+
+@pytest.fixture
+def rng():
+  return np.random.default_rng(0)
