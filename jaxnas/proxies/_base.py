@@ -68,8 +68,9 @@ def check_batch(batch, *, needs_labels: bool, name: str) -> Batch:
     x, y = batch, None
   if not hasattr(x, "shape") or not hasattr(x, "dtype"):
     raise TypeError(f"{name}: `batch.x` must be an array of images, got {type(x).__name__}.")
-  if len(x.shape) != 4:
-    raise ValueError(f"{name}: `batch.x` must be NHWC images (4 dims), got shape {tuple(x.shape)}.")
+  if len(x.shape) < 2:
+    raise ValueError(f"{name}: `batch.x` must have a leading batch axis, (N, ...) e.g. NHWC images; "
+                     f"got shape {tuple(x.shape)}.")
   if not jnp.issubdtype(x.dtype, jnp.floating):
     raise TypeError(f"{name}: `batch.x` must be floating point (normalised images), got {x.dtype}. "
                     "Use jaxnas.data.normalise for uint8 images.")

@@ -62,8 +62,9 @@ def nwot(apply_fn, variables, batch, key, *, duplicate_wrapped: bool = True, dty
   bound the float32 error against float64).
 
   Returns:
-    Scalar; -inf when two samples share a code vector (e.g. networks whose ReLU inputs do not
-    depend on the image, such as NB201's zero-output cells: K is then singular).
+    Scalar; -inf when two samples share a code vector and K is singular, e.g. networks in which
+    no ReLU sees an input-dependent value (the all-``none`` NB201 cell). A zero-output cell whose
+    first cell still convolves the stem output gets a finite score.
   """
   del key
   k = naswot_kernel(apply_fn, variables, batch, duplicate_wrapped=duplicate_wrapped, dtype=dtype)

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._base import Proxy, check_batch, split_params
+from ._base import Proxy, check_batch, default_float, split_params
 
 
 def num_params(apply_fn, variables, batch, key):
@@ -21,9 +21,9 @@ def num_params(apply_fn, variables, batch, key):
   """
   del batch, key
   if hasattr(apply_fn, "num_params"):
-    return jnp.asarray(apply_fn.num_params(), jnp.float32)
+    return jnp.asarray(apply_fn.num_params(), default_float())
   params, _ = split_params(variables)
-  return jnp.asarray(sum(math.prod(np.shape(l)) for l in jax.tree.leaves(params)), jnp.float32)
+  return jnp.asarray(sum(math.prod(np.shape(l)) for l in jax.tree.leaves(params)), default_float())
 
 
 def flops(apply_fn, variables, batch, key):
@@ -32,19 +32,23 @@ def flops(apply_fn, variables, batch, key):
   Follows xautodl's ``get_model_infos`` (NAS-Bench-201's own counter): Conv2d and Linear incl. bias
   adds; BN, ReLU and pooling are not counted. Networks that report their own count are asked via
   ``apply_fn.flops(image_size)``; otherwise XLA's cost analysis of one image's forward pass is used
-  (half its FLOP count, which then also includes elementwise work).
+  (half its FLOP count): an estimate, since XLA also counts elementwise work and does not count
+  the zero-padded taps of a convolution.
+
+  Counts are returned as floats (float64 when 64-bit JAX is enabled, so they are exact; float32
+  rounds counts above 2**24 to 8 significant digits).
   """
   del key
   batch = check_batch(batch, needs_labels=False, name="flops")
   h = batch.x.shape[1]
   if hasattr(apply_fn, "flops"):
-    return jnp.asarray(apply_fn.flops(h), jnp.float32)
+    return jnp.asarray(apply_fn.flops(h), default_float())
   spec = jax.ShapeDtypeStruct((1,) + tuple(batch.x.shape[1:]), batch.x.dtype)
   vspec = jax.tree.map(lambda l: jax.ShapeDtypeStruct(np.shape(l), l.dtype), variables)
   cost = jax.jit(lambda v, x: apply_fn(v, x)).lower(vspec, spec).cost_analysis()
   if isinstance(cost, (list, tuple)):
     cost = cost[0]
-  return jnp.asarray(float(cost.get("flops", float("nan"))) / 2, jnp.float32)
+  return jnp.asarray(float(cost.get("flops", float("nan"))) / 2, default_float())
 
 
 params = Proxy(

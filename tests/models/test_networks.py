@@ -107,7 +107,7 @@ def test_nats_exact_network_counts_and_forward():
     assert sum(math.prod(l.shape) for l in jax.tree.leaves(shapes)) == nats_sss.num_params(nats_sss.encode(arch))
     assert int(net.flops()) == nats_sss.flops(nats_sss.encode(arch))
   net = models.nats_size_network("16:32:24:64:40")
-  out = jax.jit(lambda v, x: net(v, x))(net.init(jax.random.key(0)), jnp.ones((2, 32, 32, 3)))
+  out = fast_jit(lambda v, x: net(v, x))(net.init(jax.random.key(0)), jnp.ones((2, 32, 32, 3)))
   assert out.shape == (2, 10) and np.all(np.isfinite(out))
 
 
@@ -171,10 +171,10 @@ def test_eval_mode_uses_running_statistics_and_train_mode_updates_them():
   net = models.nb201_network((3, 1, 2, 4, 0, 3), **SMALL)
   v = net.init(jax.random.key(0))
   x = jax.random.normal(jax.random.key(1), (4, 8, 8, 3)) * 3 + 1
-  train = jax.jit(lambda v, x: net(v, x, train=True))(v, x)
-  evalm = jax.jit(lambda v, x: net(v, x, train=False))(v, x)
+  train = fast_jit(lambda v, x: net(v, x, train=True))(v, x)
+  evalm = fast_jit(lambda v, x: net(v, x, train=False))(v, x)
   assert not np.allclose(train, evalm)
-  _, upd = jax.jit(lambda v, x: net.module.apply(v, x, train=True, mutable=["batch_stats"]))(v, x)
+  _, upd = fast_jit(lambda v, x: net.module.apply(v, x, train=True, mutable=["batch_stats"]))(v, x)
   old = np.asarray(v["batch_stats"]["stem"]["bn"]["mean"])
   new = np.asarray(upd["batch_stats"]["stem"]["bn"]["mean"])
   assert not np.allclose(old, new)
@@ -187,7 +187,8 @@ def test_captured_activations_of_a_known_cell():
   sup = models.with_arch(models.nb201_network(None, **SMALL), jnp.asarray(arch))
   x = jax.random.normal(jax.random.key(0), (2, 8, 8, 3))
   for n in (net, sup):
-    _, acts = n(n.init(jax.random.key(0), input_shape=(1, 8, 8, 3)), x, capture=True)
+    _, acts = fast_jit(lambda v, x, n=n: n(v, x, capture=True))(
+        n.init(jax.random.key(0), input_shape=(1, 8, 8, 3)), x)
     total = sum(int(a.weight) for a in acts)
     # 6 cells x (2 convs from node 0 + 2 from node 1 + 1 from node 2) + 2 x 2 resblock ReLUs + head
     assert total == 6 * 5 + 4 + 1
