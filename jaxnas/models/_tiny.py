@@ -300,4 +300,5 @@ class TinyNetwork(nn.Module):
 
 
 def nb201_widths(C: int = 16, N: int = 5) -> tuple[int, ...]:
+  """Widths of NB201's TinyNetwork: ``[C]*N + [2C] + [2C]*N + [4C] + [4C]*N``."""
   return tuple([C] * N + [2 * C] + [2 * C] * N + [4 * C] + [4 * C] * N)

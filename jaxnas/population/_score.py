@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Callable, Mapping, NamedTuple, Optional, Sequence
@@ -44,32 +45,66 @@ def _groups(proxies: Sequence[Proxy], network_kwargs: Mapping):
 def _batch_for(batches, proxy: Proxy) -> Batch:
   if isinstance(batches, Mapping):
     try:
-      return batches[proxy.name]
+      b = batches[proxy.name]
     except KeyError:
       raise ValueError(f"`batches` has no entry for proxy {proxy.name!r}; keys: {list(batches)}.") from None
-  return batches
+  else:
+    b = batches
+  if isinstance(b, Batch):
+    return b
+  if isinstance(b, tuple) and len(b) == 2:
+    return Batch(*b)
+  return Batch(b)
 
 
-def make_member_fn(space: str, proxies: Sequence[Proxy], batches, network_kwargs: Mapping,
-                   *, init: str = "pytorch") -> Callable:
-  """``f(encoding (L,), key) -> scores (len(proxies),)`` over the space's masked supernet."""
-  groups = [(models.supernet(space, **dict(kw)), idx) for kw, idx in _groups(proxies, network_kwargs)]
-  if any(net is None for net, _ in groups):
-    raise ValueError(f"Space {space!r} has no masked supernet; use score_exact.")
+def _out_dtype():
+  return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
-  def member(enc, key):
-    init_key = jax.random.fold_in(key, 0)
-    out = [None] * len(proxies)
-    for net, idx in groups:
-      bound = models.with_arch(net, enc)
-      variables = bound.init(init_key, init=init)
-      for j in idx:
-        p = proxies[j]
-        s = p.fn(bound, variables, _batch_for(batches, p), jax.random.fold_in(key, 1 + j))
-        out[j] = jnp.asarray(s, jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
-    return jnp.stack(out)
 
-  return member
+class _Program:
+  """One population program: the jitted chunk function and its executables by input signature."""
+
+  def __init__(self, space: str, proxies: tuple, network_kwargs: tuple, method: str, init: str):
+    groups = [(models.supernet(space, **dict(kw)), idx)
+              for kw, idx in _groups(proxies, dict(network_kwargs))]
+    if any(net is None for net, _ in groups):
+      raise ValueError(f"Space {space!r} has no masked supernet; use score_exact.")
+
+    def member(enc, key, batches):
+      init_key = jax.random.fold_in(key, 0)
+      out = [None] * len(proxies)
+      for net, idx in groups:
+        bound = models.with_arch(net, enc)
+        variables = bound.init(init_key, init=init)
+        for j in idx:
+          s = proxies[j].fn(bound, variables, batches[j], jax.random.fold_in(key, 1 + j))
+          out[j] = jnp.asarray(s, _out_dtype())
+      return jnp.stack(out)
+
+    if method == "map":
+      self.jitted = jax.jit(lambda e, k, b: jax.lax.map(lambda a: member(a[0], a[1], b), (e, k)))
+    else:
+      self.jitted = jax.jit(jax.vmap(member, in_axes=(0, 0, None)))
+    self.executables: dict = {}
+    self.traces = 0
+
+  def compiled(self, enc, keys, batches, compiler_options):
+    """(executable, seconds spent compiling: 0 when this signature was compiled before)."""
+    sig = repr((jax.tree.map(lambda a: (a.shape, str(a.dtype)), (enc, batches)), keys.shape,
+                jax.config.jax_enable_x64, sorted((compiler_options or {}).items())))
+    if sig in self.executables:
+      return self.executables[sig], 0.0
+    t0 = time.perf_counter()
+    self.traces += 1
+    exe = self.jitted.lower(enc, keys, batches).compile(compiler_options=compiler_options)
+    self.executables[sig] = exe
+    return exe, time.perf_counter() - t0
+
+
+@functools.lru_cache(maxsize=32)
+def _program(space: str, proxies: tuple, network_kwargs: tuple, method: str, init: str) -> _Program:
+  """The program for one (space, proxy set, network options, method, init), built once."""
+  return _Program(space, proxies, network_kwargs, method, init)
 
 
 def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
@@ -77,12 +112,15 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
                      chunk_size: int = 8, method: str = "map", init: str = "pytorch",
                      progress: bool = False,
                      on_chunk: Optional[Callable[[int, int, np.ndarray], None]] = None,
-                     timing: Optional[list] = None) -> np.ndarray:
+                     timing: Optional[list] = None,
+                     compiler_options: Optional[Mapping] = None) -> np.ndarray:
   """Scores (P, len(proxies)) of a population, one compiled program for all chunks.
 
   Every member gets fresh weights from its own key (``fold_in(key, official_index)``, see
   :func:`member_keys`), is run through the space's masked supernet, and each proxy is evaluated
-  on the network its reference used (``Proxy.network``, merged over `network_kwargs`).
+  on the network its reference used (``Proxy.network``, merged over `network_kwargs`). Images are
+  arguments of the program, not constants: new images or a second population of the same shapes
+  reuse the compiled program (within the process).
 
   Args:
     encodings: (P, L) int encodings of `space`.
@@ -98,6 +136,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     progress: show a tqdm bar with architectures/second.
     on_chunk: ``on_chunk(start, stop, scores)`` after each chunk (for incremental persistence).
     timing: if a list is given, a :class:`ScoreTiming` is appended to it.
+    compiler_options: XLA compiler options for the program (e.g. less optimisation in tests).
   """
   if method not in METHODS:
     raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
@@ -112,18 +151,14 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   enc = np.asarray(encodings)
   if enc.ndim != 2 or enc.shape[1] != sp.encoding_length:
     raise ValueError(f"`encodings` must have shape (P, {sp.encoding_length}) for {space}, got {enc.shape}.")
-  indices = sp.index_of(enc)
-  keys = member_keys(key, indices)
   network_kwargs = dict(network_kwargs or {})
   if sp.name != "nb201":
     return score_exact(enc, proxies, batches, key, space=space, network_kwargs=network_kwargs,
-                       init=init, progress=progress, on_chunk=on_chunk, timing=timing)
-
-  member = make_member_fn(space, proxies, batches, network_kwargs, init=init)
-  if method == "map":
-    chunk_fn = jax.jit(lambda e, k: jax.lax.map(lambda a: member(*a), (e, k)))
-  else:
-    chunk_fn = jax.jit(jax.vmap(member))
+                       init=init, progress=progress, on_chunk=on_chunk, timing=timing,
+                       compiler_options=compiler_options)
+  per_proxy = tuple(_batch_for(batches, p) for p in proxies)
+  keys = member_keys(key, sp.index_of(enc))
+  program = _program(space, tuple(proxies), tuple(sorted(network_kwargs.items())), method, init)
 
   n = enc.shape[0]
   c = int(min(chunk_size, max(n, 1)))
@@ -133,14 +168,13 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   for start in range(0, n, c):
     stop = min(start + c, n)
     pad = c - (stop - start)
-    e = np.concatenate([enc[start:stop], np.repeat(enc[start:start + 1], pad, 0)])
+    e = jnp.asarray(np.concatenate([enc[start:stop], np.repeat(enc[start:start + 1], pad, 0)]),
+                    jnp.int32)
     k = jnp.concatenate([keys[start:stop], jnp.repeat(keys[start:start + 1], pad, 0)])
+    exe, spent = program.compiled(e, k, per_proxy, compiler_options)
+    compile_s += spent
     t0 = time.perf_counter()
-    if start == 0:
-      compiled = chunk_fn.lower(jnp.asarray(e, jnp.int32), k).compile()
-      compile_s = time.perf_counter() - t0
-      t0 = time.perf_counter()
-    scores = np.asarray(compiled(jnp.asarray(e, jnp.int32), k))[: stop - start]
+    scores = np.asarray(exe(e, k, per_proxy))[: stop - start]
     run_s += time.perf_counter() - t0
     out[start:stop] = scores
     if on_chunk is not None:
@@ -159,29 +193,33 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
                 space: str = "nb201", network_kwargs: Optional[Mapping] = None,
                 init: str = "pytorch", progress: bool = False,
                 on_chunk: Optional[Callable[[int, int, np.ndarray], None]] = None,
-                timing: Optional[list] = None) -> np.ndarray:
+                timing: Optional[list] = None,
+                compiler_options: Optional[Mapping] = None) -> np.ndarray:
   """Scores with one exact network per architecture (one compilation per distinct structure).
 
   The reference path for the supernet and the engine for spaces without a masked supernet.
-  Same keys and outputs as :func:`score_population`.
+  Same keys, weights and outputs as :func:`score_population`.
   """
   sp = spaces.get(space)
   enc = np.asarray(encodings)
   keys = member_keys(key, sp.index_of(enc))
   groups = _groups(proxies, dict(network_kwargs or {}))
+  per_proxy = [_batch_for(batches, p) for p in proxies]
   out = np.zeros((enc.shape[0], len(proxies)), np.float64)
   bar = _progress(enc.shape[0], progress)
   t0 = time.perf_counter()
   for i, e in enumerate(enc):
     for kw, idx in groups:
       net = models.network(space, e, **dict(kw))
+      variables = net.init(jax.random.fold_in(keys[i], 0), init=init)
+      b = [per_proxy[j] for j in idx]
 
-      def run(k, net=net, idx=idx):
-        variables = net.init(jax.random.fold_in(k, 0), init=init)
-        return [proxies[j].fn(net, variables, _batch_for(batches, proxies[j]),
-                              jax.random.fold_in(k, 1 + j)) for j in idx]
+      def run(variables, k, b, net=net, idx=idx):
+        return [jnp.asarray(proxies[j].fn(net, variables, b[m], jax.random.fold_in(k, 1 + j)),
+                            _out_dtype()) for m, j in enumerate(idx)]
 
-      for j, s in zip(idx, jax.jit(run)(keys[i])):
+      exe = jax.jit(run).lower(variables, keys[i], b).compile(compiler_options=compiler_options)
+      for j, s in zip(idx, exe(variables, keys[i], b)):
         out[i, j] = float(s)
     if on_chunk is not None:
       on_chunk(i, i + 1, out[i:i + 1])

@@ -27,6 +27,8 @@ class ApplyFn(Protocol):
 
 
 class ProxyFn(Protocol):
+  """``fn(apply_fn, variables, batch, key) -> scalar``: the signature every proxy function has."""
+
   def __call__(self, apply_fn: ApplyFn, variables, batch: Batch, key: jax.Array) -> jax.Array: ...
 
 

@@ -40,11 +40,28 @@ def test_zero_output_edge_case_is_in_the_list():
   assert nb201.is_zero_output(np.asarray(EDGE_CASES[0])) and nb201.is_zero_output(np.asarray(EDGE_CASES[5]))
 
 
-@pytest.mark.parametrize("impl", ["switch", "mask"])
-def test_supernet_equals_exact_network_float64(impl):
-  rng = np.random.default_rng(0)
-  archs = EDGE_CASES + [tuple(int(v) for v in e) for e in nb201.sample(rng, 50 if impl == "switch" else 3)]
-  assert sum(nb201.is_zero_output(np.asarray(a)) for a in archs) >= 2
+RANDOM_ARCHS = [tuple(int(v) for v in e) for e in nb201.sample(np.random.default_rng(0), 50)]
+# 7 edge cases + 50 random cells for the default implementation, split in groups so that
+# pytest-xdist can spread them; the 'mask' implementation is checked on the edge cases + 3.
+CASES = [("switch", g) for g in range(4)] + [("mask", None)]
+
+
+def _archs(impl, group):
+  if impl == "mask":
+    return EDGE_CASES + RANDOM_ARCHS[:3]
+  archs = EDGE_CASES + RANDOM_ARCHS
+  return archs[group::4]
+
+
+def test_equivalence_cases_cover_edge_cases_and_50_random_cells():
+  covered = [a for g in range(4) for a in _archs("switch", g)]
+  assert sorted(covered) == sorted(EDGE_CASES + RANDOM_ARCHS) and len(set(RANDOM_ARCHS)) == 50
+  assert sum(nb201.is_zero_output(np.asarray(a)) for a in covered) >= 2
+
+
+@pytest.mark.parametrize("impl, group", CASES)
+def test_supernet_equals_exact_network_float64(impl, group):
+  archs = _archs(impl, group)
   with jax.enable_x64(True):
     x = jax.random.normal(jax.random.key(1), (3, 8, 8, 3), jnp.float64)
     sup = models.nb201_network(None, supernet_impl=impl, dtype=jnp.float64, **SMALL)

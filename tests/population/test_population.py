@@ -1,0 +1,90 @@
+"""Population scoring: one program for many members, equal to scoring each architecture alone."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxnas import population, proxies
+from jaxnas.proxies import Batch
+from jaxnas.spaces import nb201
+
+from ..conftest import FAST_COMPILE
+
+SMALL = {"C": 4, "N": 1}
+FAST = {"compiler_options": FAST_COMPILE}
+
+
+@pytest.fixture(scope="module")
+def setup():
+  x = jax.random.normal(jax.random.key(3), (8, 8, 8, 3))
+  plist = [proxies.get(n) for n in ("params", "synflow", "nwot")]
+  enc = nb201.encoding_of(np.array([9930, 0, 11, 123, 5000]))
+  return plist, Batch(x), enc
+
+
+def test_population_equals_each_architecture_alone(setup):
+  plist, batch, enc = setup
+  with jax.enable_x64(True):
+    pop = population.score_population(enc, plist, batch, jax.random.key(0), network_kwargs=SMALL,
+                                      chunk_size=2, **FAST)
+    alone = population.score_exact(enc, plist, batch, jax.random.key(0), network_kwargs=SMALL,
+                                   **FAST)
+    # A member's score does not depend on the population around it (keys come from its index).
+    sub = population.score_population(enc[[3, 1]], plist, batch, jax.random.key(0),
+                                      network_kwargs=SMALL, chunk_size=2, **FAST)
+  np.testing.assert_allclose(pop, alone, rtol=1e-6)
+  np.testing.assert_allclose(sub, pop[[3, 1]], rtol=1e-9)
+  assert np.all(pop[:, 0] == [nb201.num_params(e, C=4, N=1) for e in enc])
+
+
+def test_map_and_vmap_agree_and_chunk_padding_is_invisible(setup):
+  plist, batch, enc = setup
+  with jax.enable_x64(True):
+    a = population.score_population(enc, plist[1:], batch, jax.random.key(1), network_kwargs=SMALL,
+                                     chunk_size=3, method="map", **FAST)
+    b = population.score_population(enc, plist[1:], batch, jax.random.key(1), network_kwargs=SMALL,
+                                     chunk_size=5, method="vmap", **FAST)
+  np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_progress_callback_and_timing(setup):
+  plist, batch, enc = setup
+  seen, timing = [], []
+  with jax.enable_x64(True):
+    out = population.score_population(enc, plist[:1], batch, jax.random.key(0), network_kwargs=SMALL,
+                                      chunk_size=2, on_chunk=lambda a, b, s: seen.append((a, b)),
+                                      timing=timing, **FAST)
+  assert seen == [(0, 2), (2, 4), (4, 5)] and out.shape == (5, 1)
+  assert timing[0].num_archs == 5 and timing[0].compile_s > 0
+
+
+def test_second_population_of_the_same_shape_does_not_recompile(setup):
+  plist, batch, enc = setup
+  from jaxnas.population._score import _program
+
+  with jax.enable_x64(True):
+    t1, t2 = [], []
+    population.score_population(enc[:2], plist[:1], batch, jax.random.key(0), network_kwargs=SMALL,
+                                chunk_size=2, timing=t1, **FAST)
+    prog = _program("nb201", tuple(plist[:1]), tuple(sorted(SMALL.items())), "map", "pytorch")
+    traces = prog.traces
+    other = Batch(batch.x + 1.0)  # new images, same shapes
+    population.score_population(enc[2:4], plist[:1], other, jax.random.key(9), network_kwargs=SMALL,
+                                chunk_size=2, timing=t2, **FAST)
+  assert prog.traces == traces and t2[0].compile_s == 0.0
+
+
+def test_per_proxy_batches_and_errors(setup):
+  plist, batch, enc = setup
+  with pytest.raises(ValueError, match="no entry for proxy 'nwot'"):
+    population.score_population(enc, plist[2:], {"synflow": batch}, jax.random.key(0),
+                                network_kwargs=SMALL)
+  with pytest.raises(ValueError, match="shape \\(P, 6\\)"):
+    population.score_population(enc[:, :5], plist, batch, jax.random.key(0))
+  with pytest.raises(ValueError, match="`method` must be one of"):
+    population.score_population(enc, plist, batch, jax.random.key(0), method="pmap")
+  with pytest.raises(TypeError, match="Proxy records"):
+    population.score_population(enc, ["nwot"], batch, jax.random.key(0))
+  keys = population.member_keys(jax.random.key(0), [5, 9])
+  assert not np.array_equal(jax.random.key_data(keys[0]), jax.random.key_data(keys[1]))
