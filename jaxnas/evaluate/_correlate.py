@@ -55,7 +55,9 @@ def scatter_grid(names: Sequence[str], score_columns, truth, out_path, *,
                  directions: Optional[Sequence[bool]] = None):
   """Save a grid of proxy-vs-accuracy scatter plots (one panel per proxy) to `out_path`.
 
-  Non-finite scores are drawn at the left edge in red (they rank worst). Needs matplotlib
+  Non-negative scores spanning more than three decades are drawn on a log10 axis, with exact
+  zeros marked at its left edge; non-finite scores are drawn at the left edge in red (they rank
+  worst). Needs matplotlib
   (``pip install 'jaxnas[plot]'``).
   """
   try:
@@ -76,15 +78,23 @@ def scatter_grid(names: Sequence[str], score_columns, truth, out_path, *,
     ok = np.isfinite(s)
     c = rank_correlation(s, t, higher_is_better=d)
     x = s.copy()
-    if name in ("synflow", "params", "flops") and np.all(x[ok] > 0):
-      x[ok] = np.log10(x[ok])
+    pos = ok & (s > 0)
+    zero = ok & (s == 0)
+    heavy = ok.any() and np.all(s[ok] >= 0) and pos.any() and s[pos].max() > 1e3 * s[pos].min()
+    if heavy:  # decided from the data, never from the proxy's name
+      x[pos] = np.log10(s[pos])
       name_shown = f"log10 {name}"
     else:
       name_shown = name
-    ax.scatter(x[ok], t[ok], s=6, alpha=0.6)
+      zero = np.zeros_like(ok)
+    body = pos if heavy else ok
+    ax.scatter(x[body], t[body], s=6, alpha=0.6)
+    lo = np.min(x[body]) if body.any() else 0.0
+    if zero.any():
+      ax.scatter(np.full(zero.sum(), lo), t[zero], s=10, c="orange", marker="|", label="score 0")
     if (~ok).any():
-      lo = np.nanmin(x[ok]) if ok.any() else 0.0
       ax.scatter(np.full((~ok).sum(), lo), t[~ok], s=10, c="red", marker="x", label="non-finite")
+    if zero.any() or (~ok).any():
       ax.legend(loc="lower right", fontsize=7)
     ax.set_xlabel(name_shown)
     ax.set_ylabel(truth_label)
