@@ -57,7 +57,6 @@ def main() -> None:
     batch = data.synthetic_batch(jax.random.key(0), 64)
     source = "SYNTHETIC"
   x = batch.x
-  rows = []
 
   # --- FLOPs ---------------------------------------------------------------------------------
   widths = models.nb201_widths()

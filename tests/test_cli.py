@@ -4,7 +4,6 @@ import csv
 import json
 
 import numpy as np
-import pytest
 
 import jaxnas
 from jaxnas import spaces

@@ -81,11 +81,9 @@ def init_from_shapes(shapes, key: jax.Array, *, init: str = "pytorch", dtype=Non
 @functools.lru_cache(maxsize=64)
 def variable_shapes(module, input_shape: tuple[int, ...], arch_len: int | None):
   """Shapes of `module`'s variables for a given input shape (traced once, never compiled)."""
-  x = jax.ShapeDtypeStruct(input_shape, jnp.float32)
   if arch_len is None:
     fn: Callable[..., Any] = lambda k: module.init(k, jnp.zeros(input_shape, jnp.float32))
   else:
     fn = lambda k: module.init(k, jnp.zeros(input_shape, jnp.float32),
                                jnp.zeros((arch_len,), jnp.int32))
-  del x
   return jax.eval_shape(fn, jax.random.key(0))

@@ -238,7 +238,7 @@ def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None):
   y = conv2d(x, p["conv"]["kernel"], stride=spec.stride, padding=spec.padding,
              bias=p["conv"].get("bias"))
   if spec.bn:
-    y, stats = batch_norm(y, p.get("bn"), stats, train=train or not spec.bn_track, mask=mask)
+    y, stats = batch_norm(y, p.get("bn"), stats, train=train, mask=mask)
   return y, stats
 
 

@@ -7,12 +7,11 @@ Layer for layer this is xautodl's ``TinyNetwork`` (NB201, C=16, N=5) and ``Dynam
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxnas.spaces._nb201 import AVG_POOL, CONV1X1, CONV3X3, EDGES, NONE, NUM_NODES, OPS, SKIP
 
@@ -102,7 +101,7 @@ class Cell(nn.Module):
   def _exact_edge(self, pos: int, op: int, x, train: bool):
     source = EDGES[pos][1]
     ci = self.cin if source == 0 else self.cout
-    name = f"{_edge_name(pos)}/{OPS[op]}".replace("/", "_")
+    name = f"{_edge_name(pos)}_{OPS[op]}"
     if op == NONE:
       if ci == self.cout:
         return x * jnp.zeros((), x.dtype)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional, Protocol
+from typing import Any, NamedTuple, Optional, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -123,7 +123,3 @@ def join_params(params, rest, like):
   if isinstance(like, dict) and "params" in like:
     return {"params": params, **rest}
   return params
-
-
-def make_proxy(fn: Callable, **meta) -> Proxy:
-  return Proxy(fn=fn, **meta)

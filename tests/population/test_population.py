@@ -1,7 +1,6 @@
 """Population scoring: one program for many members, equal to scoring each architecture alone."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
