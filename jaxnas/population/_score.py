@@ -171,8 +171,13 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     e = jnp.asarray(np.concatenate([enc[start:stop], np.repeat(enc[start:start + 1], pad, 0)]),
                     jnp.int32)
     k = jnp.concatenate([keys[start:stop], jnp.repeat(keys[start:start + 1], pad, 0)])
+    if bar is not None and start == 0:
+      bar.set_description("compiling (once per process)")
     exe, spent = program.compiled(e, k, per_proxy, compiler_options)
     compile_s += spent
+    if bar is not None and spent:
+      bar.set_description("scoring")
+      bar.reset()  # so the rate and ETA exclude compilation
     t0 = time.perf_counter()
     scores = np.asarray(exe(e, k, per_proxy))[: stop - start]
     run_s += time.perf_counter() - t0

@@ -157,13 +157,12 @@ def test_conformance(name, batch):
       assert fast_jit(lambda v, b: proxy.fn(a, v, b, None))(va, batch) == -np.inf
 
 
-@pytest.mark.parametrize("name", sorted(proxies.REGISTRY))
+@pytest.mark.parametrize("name", sorted(n for n in proxies.REGISTRY if n != "params"))
 def test_bad_batches_raise_clear_errors(name):
+  """Every proxy that reads the batch validates it (params reads neither images nor labels)."""
   proxy = proxies.get(name)
   net = _net(HEALTHY, proxy)
   v = net.init(jax.random.key(0), input_shape=(1, 8, 8, 3))
-  if name == "params":
-    pytest.skip("params reads neither images nor labels")
   with jax.enable_x64(True):
     with pytest.raises(ValueError, match="leading batch axis"):
       proxy.fn(net, v, Batch(jnp.ones((8,))), None)
