@@ -13,6 +13,7 @@ import numpy as np
 
 from jaxnas import models, spaces
 from jaxnas.proxies import Batch, Proxy
+from jaxnas.proxies._base import as_batch
 
 log = logging.getLogger("jaxnas")
 
@@ -50,11 +51,7 @@ def _batch_for(batches, proxy: Proxy) -> Batch:
       raise ValueError(f"`batches` has no entry for proxy {proxy.name!r}; keys: {list(batches)}.") from None
   else:
     b = batches
-  if isinstance(b, Batch):
-    return b
-  if isinstance(b, tuple) and len(b) == 2:
-    return Batch(*b)
-  return Batch(b)
+  return as_batch(b)
 
 
 def _out_dtype():

@@ -60,14 +60,18 @@ class Proxy(NamedTuple):
     return self.fn(apply_fn, variables, batch, key)
 
 
+def as_batch(batch) -> Batch:
+  """A :class:`Batch` from a Batch, an ``(x, y)`` pair or a bare image array."""
+  if isinstance(batch, Batch):
+    return batch
+  if isinstance(batch, tuple) and len(batch) == 2:
+    return Batch(*batch)
+  return Batch(batch)
+
+
 def check_batch(batch, *, needs_labels: bool, name: str) -> Batch:
   """Validate a batch eagerly (shapes/dtypes are static, so this also works while tracing)."""
-  if isinstance(batch, Batch):
-    x, y = batch
-  elif isinstance(batch, tuple) and len(batch) == 2:
-    x, y = batch
-  else:
-    x, y = batch, None
+  x, y = as_batch(batch)
   if not hasattr(x, "shape") or not hasattr(x, "dtype"):
     raise TypeError(f"{name}: `batch.x` must be an array of images, got {type(x).__name__}.")
   if len(x.shape) < 2:
@@ -100,7 +104,8 @@ def resolve_dtype(dtype, name: str):
   dt = np.dtype(dtype)
   if dt == np.float64 and not jax.config.jax_enable_x64:
     raise ValueError(f"{name}: dtype=float64 needs 64-bit JAX. Set JAX_ENABLE_X64=1 in the "
-                     "environment or call jax.config.update('jax_enable_x64', True) in your program.")
+                     "environment, enable the jax_enable_x64 option in your program, or wrap the "
+                     "call in `with jax.enable_x64(True):`.")
   if dt.kind != "f":
     raise TypeError(f"{name}: `dtype` must be a floating dtype, got {dt}.")
   return dt

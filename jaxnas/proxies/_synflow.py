@@ -11,7 +11,7 @@ SYNFLOW_X64_MSG = (
     "synflow computes in float64 like its reference: NB201 scores reach ~1e47 and intermediate "
     "activations ~1e43, beyond float32's 3.4e38, and no exact float32 rescaling exists for networks "
     "with train-mode BatchNorm. Enable 64-bit JAX in your program (JAX_ENABLE_X64=1, "
-    "jax.config.update('jax_enable_x64', True), or `with jax.enable_x64(True):` around the call), "
+    "the jax_enable_x64 option in your program, or `with jax.enable_x64(True):` around the call), "
     "or pass dtype=jnp.float32 to accept inf/NaN for large networks. The jaxnas CLI does the former."
 )
 
