@@ -89,8 +89,8 @@ def cmd_score(args) -> int:
   def on_chunk(start, stop, scores):
     with open(out, "a", newline="") as fh:
       w = csv.writer(fh)
-      for i, row in zip(todo[start:stop], scores):
-        fields = [int(i), space.decode(space.encoding_of(int(i)))] + [repr(float(v)) for v in row]
+      for i, e, row in zip(todo[start:stop], enc[start:stop], scores):
+        fields = [int(i), space.decode(e)] + [repr(float(v)) for v in row]
         done[int(i)] = [str(f) for f in fields]
         w.writerow(fields)
       fh.flush()

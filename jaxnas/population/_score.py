@@ -124,7 +124,8 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     proxies: :class:`jaxnas.proxies.Proxy` records.
     batches: one :class:`Batch` for all proxies, or a mapping proxy name -> Batch.
     key: JAX PRNG key.
-    space: 'nb201' ('nats_sss' is scored per architecture by :func:`score_exact`).
+    space: a space name; spaces without a masked supernet ('nats_sss') are scored per
+      architecture by :func:`score_exact`.
     network_kwargs: base network options (e.g. ``{'num_classes': 100}``).
     chunk_size: members per compiled call; the last chunk is padded (no recompilation).
     method: 'map' (``lax.map``: members one after another; on CPU this lets ``lax.switch`` run only
@@ -149,7 +150,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   if enc.ndim != 2 or enc.shape[1] != sp.encoding_length:
     raise ValueError(f"`encodings` must have shape (P, {sp.encoding_length}) for {space}, got {enc.shape}.")
   network_kwargs = dict(network_kwargs or {})
-  if sp.name != "nb201":
+  if models.supernet(sp.name) is None:
     return score_exact(enc, proxies, batches, key, space=space, network_kwargs=network_kwargs,
                        init=init, progress=progress, on_chunk=on_chunk, timing=timing,
                        compiler_options=compiler_options)

@@ -53,6 +53,55 @@ def as_rng(rng) -> np.random.Generator:
   )
 
 
+class EncodedSpace:
+  """Space-independent moves over fixed-length integer encodings.
+
+  Subclasses set ``name``, ``size`` and ``choices_per_position``; sampling, mutation,
+  neighbourhoods and validity then follow from them alone.
+  """
+
+  name: str
+  size: int
+  choices_per_position: Sequence[int]
+
+  def _check(self, encoding) -> np.ndarray:
+    return check_encoding(encoding, self.choices_per_position, self.name)
+
+  def is_valid(self, encoding) -> bool:
+    """True for one well-formed encoding of this space (never raises)."""
+    try:
+      enc = self._check(encoding)
+    except (TypeError, ValueError):
+      return False
+    return enc.ndim == 1
+
+  def sample(self, rng, n: int) -> np.ndarray:
+    """`n` uniform random encodings (with replacement), shape (n, L)."""
+    if int(n) != n or n < 0:
+      raise ValueError(f"`n` must be a non-negative integer, got {n!r}.")
+    hi = np.asarray(self.choices_per_position)
+    return as_rng(rng).integers(0, hi, size=(int(n), len(hi)), dtype=np.int64)
+
+  def sample_indices(self, rng, n: int) -> np.ndarray:
+    """`n` distinct official indices drawn uniformly without replacement, sorted."""
+    if int(n) != n or not 0 <= n <= self.size:
+      raise ValueError(f"`n` must be an integer in [0, {self.size}], got {n!r}.")
+    return np.sort(as_rng(rng).choice(self.size, size=int(n), replace=False))
+
+  def mutate(self, rng, encoding) -> np.ndarray:
+    """A copy of `encoding` with one position changed to a different, uniformly chosen value."""
+    enc = self._check(encoding).copy()
+    gen = as_rng(rng)
+    pos = int(gen.integers(len(enc)))
+    base = self.choices_per_position[pos]
+    enc[pos] = (enc[pos] + int(gen.integers(1, base))) % base
+    return enc
+
+  def neighbours(self, encoding) -> np.ndarray:
+    """All encodings at Hamming distance one, in position-major order."""
+    return single_mutations(self._check(encoding), self.choices_per_position)
+
+
 def check_encoding(encoding, choices: Sequence[int], space: str) -> np.ndarray:
   """Validate one encoding (or a batch, last axis = positions); return it as an int64 array."""
   arr = np.asarray(encoding)

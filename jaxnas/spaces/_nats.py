@@ -11,14 +11,7 @@ import re
 
 import numpy as np
 
-from ._base import (
-    as_rng,
-    check_encoding,
-    check_index,
-    mixed_radix_digits,
-    mixed_radix_index,
-    single_mutations,
-)
+from ._base import EncodedSpace, check_encoding, check_index, mixed_radix_digits, mixed_radix_index
 from ._nb201 import macro_cost, nb201
 
 #: Channel choices of every layer; encoding value d means CHANNELS[d] = 8 * (d + 1).
@@ -31,7 +24,7 @@ _SPACE = "nats_sss"
 _ARCH = re.compile(r"^\d+(:\d+){4}$")
 
 
-class NATSSizeSpace:
+class NATSSizeSpace(EncodedSpace):
   """NATS-Bench size space: 8^5 = 32,768 channel configurations ``'c1:c2:c3:c4:c5'``.
 
   Encoding: 5 integers d_k in 0..7 (channels 8 * (d_k + 1)). Official index: mixed radix base 8,
@@ -85,35 +78,6 @@ class NATSSizeSpace:
 
   def all_encodings(self) -> np.ndarray:
     return self.encoding_of(np.arange(self.size))
-
-  def is_valid(self, encoding) -> bool:
-    try:
-      enc = check_encoding(encoding, _CHOICES, _SPACE)
-    except (TypeError, ValueError):
-      return False
-    return enc.ndim == 1
-
-  def sample(self, rng, n: int) -> np.ndarray:
-    if int(n) != n or n < 0:
-      raise ValueError(f"`n` must be a non-negative integer, got {n!r}.")
-    return as_rng(rng).integers(0, len(CHANNELS), size=(int(n), NUM_LAYERS), dtype=np.int64)
-
-  def sample_indices(self, rng, n: int) -> np.ndarray:
-    if int(n) != n or not 0 <= n <= self.size:
-      raise ValueError(f"`n` must be an integer in [0, {self.size}], got {n!r}.")
-    return np.sort(as_rng(rng).choice(self.size, size=int(n), replace=False))
-
-  def mutate(self, rng, encoding) -> np.ndarray:
-    """A copy with one layer's width changed to a different, uniformly chosen width."""
-    enc = check_encoding(encoding, _CHOICES, _SPACE).copy()
-    gen = as_rng(rng)
-    pos = int(gen.integers(NUM_LAYERS))
-    enc[pos] = (enc[pos] + int(gen.integers(1, len(CHANNELS)))) % len(CHANNELS)
-    return enc
-
-  def neighbours(self, encoding) -> np.ndarray:
-    """All 35 encodings that differ in exactly one layer's width."""
-    return single_mutations(check_encoding(encoding, _CHOICES, _SPACE), _CHOICES)
 
   def is_zero_output(self, encoding) -> np.ndarray:
     """Never: the fixed cell has a live path. Provided for interface parity with NB201."""

@@ -14,14 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._base import (
-    as_rng,
-    check_encoding,
-    check_index,
-    mixed_radix_digits,
-    mixed_radix_index,
-    single_mutations,
-)
+from ._base import EncodedSpace, check_encoding, check_index, mixed_radix_digits, mixed_radix_index
 
 #: The one canonical op vocabulary of NB201 (order = integer codes in encodings).
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -58,7 +51,7 @@ def _official_order() -> tuple[np.ndarray, np.ndarray]:
   return to_product, to_official
 
 
-class NB201Space:
+class NB201Space(EncodedSpace):
   """The NB201 cell space: 6 edges x 5 ops = 15,625 cells.
 
   Encoding: 6 op codes (indices into :data:`OPS`) for the edges in :data:`EDGES` order, which is the
@@ -152,39 +145,6 @@ class NB201Space:
   def all_encodings(self) -> np.ndarray:
     """All 15,625 encodings, row i = official index i."""
     return self.encoding_of(np.arange(self.size))
-
-  def is_valid(self, encoding) -> bool:
-    try:
-      enc = check_encoding(encoding, _CHOICES, _SPACE)
-    except (TypeError, ValueError):
-      return False
-    return enc.ndim == 1
-
-  # -- sampling and local moves -------------------------------------------------------------
-  def sample(self, rng, n: int) -> np.ndarray:
-    """`n` uniform random encodings (with replacement), shape (n, 6)."""
-    if int(n) != n or n < 0:
-      raise ValueError(f"`n` must be a non-negative integer, got {n!r}.")
-    return as_rng(rng).integers(0, len(OPS), size=(int(n), len(EDGES)), dtype=np.int64)
-
-  def sample_indices(self, rng, n: int) -> np.ndarray:
-    """`n` distinct official indices drawn uniformly without replacement."""
-    if int(n) != n or not 0 <= n <= self.size:
-      raise ValueError(f"`n` must be an integer in [0, {self.size}], got {n!r}.")
-    return np.sort(as_rng(rng).choice(self.size, size=int(n), replace=False))
-
-  def mutate(self, rng, encoding) -> np.ndarray:
-    """A copy of `encoding` with one edge changed to a different, uniformly chosen op."""
-    enc = check_encoding(encoding, _CHOICES, _SPACE).copy()
-    gen = as_rng(rng)
-    pos = int(gen.integers(len(EDGES)))
-    shift = int(gen.integers(1, len(OPS)))
-    enc[pos] = (enc[pos] + shift) % len(OPS)
-    return enc
-
-  def neighbours(self, encoding) -> np.ndarray:
-    """All 24 encodings at Hamming distance one, shape (24, 6)."""
-    return single_mutations(check_encoding(encoding, _CHOICES, _SPACE), _CHOICES)
 
   # -- graph utilities ----------------------------------------------------------------------
   def is_zero_output(self, encoding) -> np.ndarray:
