@@ -78,12 +78,15 @@ def init_from_shapes(shapes, key: jax.Array, *, init: str = "pytorch", dtype=Non
   return jax.tree_util.tree_unflatten(treedef, out)
 
 
+#: The collections a network's variables consist of. 'gates' (per-sample multipliers on every
+#: conv/linear output, used by fisher) exist only when a caller asks for them.
+INIT_COLLECTIONS = ("params", "batch_stats")
+
+
 @functools.lru_cache(maxsize=64)
 def variable_shapes(module, input_shape: tuple[int, ...], arch_len: int | None):
   """Shapes of `module`'s variables for a given input shape (traced once, never compiled)."""
-  if arch_len is None:
-    fn: Callable[..., Any] = lambda k: module.init(k, jnp.zeros(input_shape, jnp.float32))
-  else:
-    fn = lambda k: module.init(k, jnp.zeros(input_shape, jnp.float32),
-                               jnp.zeros((arch_len,), jnp.int32))
-  return jax.eval_shape(fn, jax.random.key(0))
+  args = (jnp.zeros(input_shape, jnp.float32),)
+  if arch_len is not None:
+    args += (jnp.zeros((arch_len,), jnp.int32),)
+  return jax.eval_shape(lambda k: module.init(k, *args, mutable=INIT_COLLECTIONS), jax.random.key(0))

@@ -7,6 +7,7 @@ inside ``lax.switch`` branches of the masked supernet. Flax modules here only *d
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -15,6 +16,8 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxnas._tree import STACK_SUFFIX as STACK_SUFFIX  # cells stacked by nn.scan
 
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1  # PyTorch convention: running = (1 - m) * running + m * batch
@@ -37,9 +40,6 @@ class Activation:
   wrapped: bool = flax.struct.field(pytree_node=False, default=True)
 
 
-#: Modules whose name ends with this suffix are ``nn.scan``-ned over identical cells: their variables
-#: carry a leading stacking axis (one slice per cell).
-STACK_SUFFIX = "_cells"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,6 +77,49 @@ def conv2d(x, kernel, *, stride: int = 1, padding: int = 0, bias=None):
   if bias is not None:
     y = y + bias.astype(y.dtype)
   return y
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def conv2d_same_grad_layout(x, kernel, padding: int):
+  """Stride-1 NHWC/HWIO convolution whose gradients are again plain NHWC/HWIO convolutions.
+
+  Numerically the convolution of :func:`conv2d`. Its reason to exist is XLA:CPU: inside a
+  ``lax.switch`` branch, XLA leaves the backward convolutions that JAX's generic transpose rule
+  emits in a layout its fast (Eigen) convolution cannot take, and falls back to a loop that is
+  ~20x slower (measured: 12 s instead of 0.6 s for one NB201 cell stage's backward). Here the input
+  gradient is a convolution with the flipped, in/out-swapped kernel and the kernel gradient a
+  convolution of the transposed input with the transposed output gradient, both written in the
+  standard layout, and both calls go through this function again, so second derivatives (GraSP's
+  Hessian-vector product, reverse over reverse) stay fast too.
+
+  Forward-mode differentiation (``jax.jvp``/``jacfwd``) is not defined for a ``custom_vjp``; the
+  masked supernet's 'switch' implementation uses this, 'mask' and exact networks do not.
+  """
+  return _conv_s1(x, kernel, padding)
+
+
+def _conv_s1(x, kernel, padding):
+  return jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (1, 1), [(padding, padding)] * 2,
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _conv_fwd(x, kernel, padding):
+  return conv2d_same_grad_layout(x, kernel, padding), (x, kernel)
+
+
+def _conv_bwd(padding, res, dy):
+  x, kernel = res
+  k = kernel.shape[0]
+  flipped = jnp.swapaxes(jnp.flip(kernel, (0, 1)), 2, 3).astype(dy.dtype)
+  dx = conv2d_same_grad_layout(dy, flipped, k - 1 - padding)
+  # dK[a, b, i, o] = sum_{n,h,w} xpad[n, h+a, w+b, i] dy[n, h, w, o]: a convolution with the batch
+  # as the contracted channel axis and the input channels as the batch.
+  dk = conv2d_same_grad_layout(jnp.transpose(x, (3, 1, 2, 0)), jnp.transpose(dy, (1, 2, 0, 3)),
+                               padding)
+  return dx, jnp.transpose(dk, (1, 2, 0, 3)).astype(kernel.dtype)
+
+
+conv2d_same_grad_layout.defvjp(_conv_fwd, _conv_bwd)
 
 
 def batch_norm(x, params, stats, *, train: bool, mask=None):
@@ -129,8 +172,31 @@ def avg_pool_2x2(x):
 # ---------------------------------------------------------------------------------------------
 # Variable declarations
 # ---------------------------------------------------------------------------------------------
+#: Collection of per-sample output gates: ``gates[...]['gate']`` of shape (batch, C_out) multiplies
+#: the output of the conv/linear layer declared in the same module (1 = the plain network). The
+#: gradient of a loss with respect to a gate is ``sum_{h,w} z * dL/dz`` per sample and channel, z the
+#: layer output: the quantity Fisher pruning (Theis et al. 2018) needs. Gates exist only when the
+#: caller passes this collection (or makes it mutable to create it).
+GATES = "gates"
+
+
+def _declare_gate(module: nn.Module, batch: int | None, cout: int, dtype):
+  if batch is None or not (module.has_variable(GATES, "gate") or module.is_mutable_collection(GATES)):
+    return None
+  return module.variable(GATES, "gate", jnp.ones, (batch, cout), dtype).value
+
+
+def apply_gate(y, p):
+  """Multiply a conv (NHWC) or linear (NC) output by its gate when the layer has one."""
+  gate = p.get("gate")
+  if gate is None:
+    return y
+  gate = gate.astype(y.dtype)
+  return y * gate.reshape(gate.shape[:1] + (1,) * (y.ndim - 2) + gate.shape[1:])
+
+
 class ConvDecl(nn.Module):
-  """Declares a conv kernel (HWIO) and optional bias with PyTorch default init."""
+  """Declares a conv kernel (HWIO) and optional bias with PyTorch default init (and its gate)."""
 
   cin: int
   cout: int
@@ -139,11 +205,14 @@ class ConvDecl(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self):
+  def __call__(self, batch: int | None = None):
     shape = (self.k, self.k, self.cin, self.cout)
     p = {"kernel": self.param("kernel", kaiming_uniform, shape, self.dtype)}
     if self.use_bias:
       p["bias"] = self.param("bias", fan_in_uniform(fan_in(shape)), (self.cout,), self.dtype)
+    gate = _declare_gate(self, batch, self.cout, self.dtype)
+    if gate is not None:
+      p["gate"] = gate
     return p
 
 
@@ -153,12 +222,16 @@ class DenseDecl(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self):
+  def __call__(self, batch: int | None = None):
     shape = (self.cin, self.cout)
-    return {
+    p = {
         "kernel": self.param("kernel", kaiming_uniform, shape, self.dtype),
         "bias": self.param("bias", fan_in_uniform(self.cin), (self.cout,), self.dtype),
     }
+    gate = _declare_gate(self, batch, self.cout, self.dtype)
+    if gate is not None:
+      p["gate"] = gate
+    return p
 
 
 class BNDecl(nn.Module):
@@ -220,9 +293,9 @@ class ConvBNDecl(nn.Module):
   dtype: Any = jnp.float32
 
   @nn.compact
-  def __call__(self):
+  def __call__(self, batch: int | None = None):
     sp = self.spec
-    p = {"conv": ConvDecl(sp.cin, sp.cout, sp.k, sp.conv_bias, self.dtype, name="conv")()}
+    p = {"conv": ConvDecl(sp.cin, sp.cout, sp.k, sp.conv_bias, self.dtype, name="conv")(batch)}
     s = None
     if sp.bn:
       bp, s = BNDecl(sp.cout, sp.bn_affine, sp.bn_track, self.dtype, name="bn")()
@@ -231,12 +304,22 @@ class ConvBNDecl(nn.Module):
     return p, s
 
 
-def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None):
-  """Pure forward of a :class:`ConvBNSpec` block. Returns (y, new_stats)."""
+def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None, switch_safe: bool = False):
+  """Pure forward of a :class:`ConvBNSpec` block. Returns (y, new_stats).
+
+  `switch_safe` runs a stride-1 convolution through :func:`conv2d_same_grad_layout` (for blocks
+  inside ``lax.switch`` branches).
+  """
   if spec.relu:
     x = jax.nn.relu(x)
-  y = conv2d(x, p["conv"]["kernel"], stride=spec.stride, padding=spec.padding,
-             bias=p["conv"].get("bias"))
+  if switch_safe and spec.stride == 1:
+    y = conv2d_same_grad_layout(x, p["conv"]["kernel"], spec.padding)
+    if "bias" in p["conv"]:
+      y = y + p["conv"]["bias"].astype(y.dtype)
+  else:
+    y = conv2d(x, p["conv"]["kernel"], stride=spec.stride, padding=spec.padding,
+               bias=p["conv"].get("bias"))
+  y = apply_gate(y, p["conv"])
   if spec.bn:
     y, stats = batch_norm(y, p.get("bn"), stats, train=train, mask=mask)
   return y, stats
@@ -245,7 +328,7 @@ def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None):
 def run_conv_bn(module: nn.Module, spec: ConvBNSpec, x, *, train: bool, name: str, dtype,
                 mask=None):
   """Declare the block's variables under `name` in `module`, run it and store stats updates."""
-  p, s = ConvBNDecl(spec, dtype, name=name)()
+  p, s = ConvBNDecl(spec, dtype, name=name)(x.shape[0])
   y, new = conv_bn(spec, p, read_stats(s), x, train=train, mask=mask)
   write_stats(module, s, new)
   return y

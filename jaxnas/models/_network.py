@@ -13,6 +13,7 @@ import numpy as np
 from jaxnas.spaces._nb201 import EDGES, OPS, macro_cost
 
 from ._init import init_from_shapes, variable_shapes
+from ._layers import GATES
 from ._tiny import TinyNetwork, nb201_widths
 
 _EDGE_OP = re.compile(r"edge_(\d)_(\d)_(" + "|".join(OPS) + r")$")
@@ -51,6 +52,25 @@ class Network:
     Built leaf by leaf from the variable shapes, so nothing is compiled; cheap under jit/vmap.
     """
     return init_from_shapes(self.variable_shapes(input_shape), key, init=init, dtype=dtype)
+
+  def gates(self, variables, x):
+    """All-ones per-sample gates for every conv/linear output, for a batch shaped like `x`.
+
+    Pass them back as the ``'gates'`` collection (``{**variables, 'gates': g}``): the network is
+    unchanged (every output is multiplied by 1), and the gradient of a loss with respect to a gate
+    of shape (batch, C) is ``sum_{h,w} z * dL/dz`` for that layer's output z, per sample and
+    channel (what :func:`jaxnas.proxies.fisher` needs). Shapes only are traced; nothing runs.
+    Leaves sit at the path of the layer's ``kernel`` with the name ``gate`` (stacked cells carry
+    the stacking axis first).
+    """
+    arch = () if self.arch is None else (self.arch,)
+
+    def shapes(v, x, *arch):
+      _, state = self.module.apply(v, x, *arch, train=True, mutable=[GATES])
+      return state[GATES]
+
+    out = jax.eval_shape(shapes, variables, x, *arch)
+    return jax.tree.map(lambda s: jnp.ones(s.shape, s.dtype), out)
 
   def active(self, variables):
     """Pytree like `variables` of bool scalars: True where the architecture uses that variable."""

@@ -16,9 +16,11 @@ import jax.numpy as jnp
 from jaxnas.spaces._nb201 import AVG_POOL, CONV1X1, CONV3X3, EDGES, NONE, NUM_NODES, OPS, SKIP
 
 from ._layers import (
+    GATES,
     STACK_SUFFIX,
     Activation,
     BNDecl,
+    apply_gate,
     ConvBNDecl,
     ConvBNSpec,
     ConvDecl,
@@ -123,14 +125,15 @@ class Cell(nn.Module):
       raise ValueError("The NB201 supernet cell needs cin == cout (true for every NB201 cell).")
     specs = {k: _cell_conv_spec(self.cout, self.cout, kk, self.variant, self.batch_norm)
              for k, kk in _CONV_K.items()}
-    decl = {k: ConvBNDecl(sp, self.dtype, name=f"{_edge_name(pos)}_{OPS[k]}")()
+    decl = {k: ConvBNDecl(sp, self.dtype, name=f"{_edge_name(pos)}_{OPS[k]}")(x.shape[0])
             for k, sp in specs.items()}
     params = {k: d[0] for k, d in decl.items()}
     stats = {k: read_stats(d[1]) for k, d in decl.items()}
 
     def conv_branch(k):
       def run(x):
-        y, new = conv_bn(specs[k], params[k], stats[k], x, train=train)
+        y, new = conv_bn(specs[k], params[k], stats[k], x, train=train,
+                         switch_safe=self.impl == "switch")
         return y, {**stats, k: new}
       return run
 
@@ -175,8 +178,9 @@ class _CellStep(nn.Module):
 @functools.lru_cache(maxsize=None)
 def _scanned_cells(length: int):
   """`length` identical cells as one ``nn.scan`` (compiled once, variables stacked on axis 0)."""
-  return nn.scan(_CellStep, variable_axes={"params": 0, "batch_stats": 0},
-                 split_rngs={"params": True}, in_axes=nn.broadcast, length=length)
+  return nn.scan(_CellStep, variable_axes={"params": 0, "batch_stats": 0, GATES: 0},
+                 split_rngs={"params": True}, in_axes=nn.broadcast, length=length,
+                 unroll=length)
 
 
 class TinyNetwork(nn.Module):
@@ -261,8 +265,8 @@ class TinyNetwork(nn.Module):
         y = run_conv_bn(self, a, h, train=train, name=f"layer{i}_conv_a", dtype=self.dtype)
         taps.append(Activation(y, jnp.ones((), jnp.int32), True))
         y = run_conv_bn(self, b, y, train=train, name=f"layer{i}_conv_b", dtype=self.dtype)
-        down = ConvDecl(prev, width, 1, False, self.dtype, name=f"layer{i}_downsample")()
-        h = y + conv2d(avg_pool_2x2(h), down["kernel"])
+        down = ConvDecl(prev, width, 1, False, self.dtype, name=f"layer{i}_downsample")(x.shape[0])
+        h = y + apply_gate(conv2d(avg_pool_2x2(h), down["kernel"]), down)
         i += 1
         prev = width
         continue
@@ -291,8 +295,9 @@ class TinyNetwork(nn.Module):
       write_stats(self, bs, new)
     taps.append(Activation(h, 1, False))
     feats = jnp.mean(jax.nn.relu(h), axis=(1, 2))
-    dense = DenseDecl(prev, self.num_classes, self.dtype, name="classifier")()
+    dense = DenseDecl(prev, self.num_classes, self.dtype, name="classifier")(x.shape[0])
     logits = feats @ dense["kernel"].astype(feats.dtype) + dense["bias"].astype(feats.dtype)
+    logits = apply_gate(logits, dense)
     if capture:
       return logits, tuple(taps)
     return logits

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnas import models, spaces
-from jaxnas.proxies import Batch, Proxy
+from jaxnas.proxies import Batch, Proxy, evaluate
 from jaxnas.proxies._base import as_batch
 
 log = logging.getLogger("jaxnas")
@@ -61,20 +61,23 @@ def _out_dtype():
 class _Program:
   """One population program: the jitted chunk function and its executables by input signature."""
 
-  def __init__(self, space: str, proxies: tuple, network_kwargs: tuple, method: str, init: str):
+  def __init__(self, space: str, proxies: tuple, network_kwargs: tuple, method: str, init: str,
+               batch_ids: tuple):
     groups = [(models.supernet(space, **dict(kw)), idx)
               for kw, idx in _groups(proxies, dict(network_kwargs))]
     if any(net is None for net, _ in groups):
       raise ValueError(f"Space {space!r} has no masked supernet; use score_exact.")
 
-    def member(enc, key, batches):
+    def member(enc, key, unique_batches):
       init_key = jax.random.fold_in(key, 0)
       out = [None] * len(proxies)
       for net, idx in groups:
         bound = models.with_arch(net, enc)
         variables = bound.init(init_key, init=init)
-        for j in idx:
-          s = proxies[j].fn(bound, variables, batches[j], jax.random.fold_in(key, 1 + j))
+        scores = evaluate([proxies[j] for j in idx], bound, variables,
+                          [unique_batches[batch_ids[j]] for j in idx],
+                          [jax.random.fold_in(key, 1 + j) for j in idx])
+        for j, s in zip(idx, scores):
           out[j] = jnp.asarray(s, _out_dtype())
       return jnp.stack(out)
 
@@ -99,9 +102,38 @@ class _Program:
 
 
 @functools.lru_cache(maxsize=32)
-def _program(space: str, proxies: tuple, network_kwargs: tuple, method: str, init: str) -> _Program:
-  """The program for one (space, proxy set, network options, method, init), built once."""
-  return _Program(space, proxies, network_kwargs, method, init)
+def _program(space: str, proxies: tuple, network_kwargs: tuple, method: str, init: str,
+             batch_ids: tuple) -> _Program:
+  """The program for one (space, proxy set, network options, method, init, batch sharing)."""
+  return _Program(space, proxies, network_kwargs, method, init, batch_ids)
+
+
+def _unique_batches(per_proxy: Sequence[Batch]):
+  """(distinct batches, index of each proxy's batch): proxies given equal batches share one
+  program input, and through it their shared passes (:func:`jaxnas.proxies.evaluate`)."""
+  unique: list[Batch] = []
+  ids = []
+  for b in per_proxy:
+    for i, u in enumerate(unique):
+      if _same_batch(b, u):
+        ids.append(i)
+        break
+    else:
+      ids.append(len(unique))
+      unique.append(b)
+  return tuple(unique), tuple(ids)
+
+
+def _same_batch(a: Batch, b: Batch) -> bool:
+  if a is b:
+    return True
+  for u, v in zip(a, b):
+    if (u is None) != (v is None):
+      return False
+    if u is not None and (np.shape(u) != np.shape(v) or np.asarray(u).dtype != np.asarray(v).dtype
+                          or not np.array_equal(np.asarray(u), np.asarray(v))):
+      return False
+  return True
 
 
 def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
@@ -154,9 +186,10 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     return score_exact(enc, proxies, batches, key, space=space, network_kwargs=network_kwargs,
                        init=init, progress=progress, on_chunk=on_chunk, timing=timing,
                        compiler_options=compiler_options)
-  per_proxy = tuple(_batch_for(batches, p) for p in proxies)
+  unique, batch_ids = _unique_batches([_batch_for(batches, p) for p in proxies])
   keys = member_keys(key, sp.index_of(enc))
-  program = _program(space, tuple(proxies), tuple(sorted(network_kwargs.items())), method, init)
+  program = _program(space, tuple(proxies), tuple(sorted(network_kwargs.items())), method, init,
+                     batch_ids)
 
   n = enc.shape[0]
   c = int(min(chunk_size, max(n, 1)))
@@ -171,13 +204,13 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     k = jnp.concatenate([keys[start:stop], jnp.repeat(keys[start:start + 1], pad, 0)])
     if bar is not None and start == 0:
       bar.set_description("compiling (once per process)")
-    exe, spent = program.compiled(e, k, per_proxy, compiler_options)
+    exe, spent = program.compiled(e, k, unique, compiler_options)
     compile_s += spent
     if bar is not None and spent:
       bar.set_description("scoring")
       bar.reset()  # so the rate and ETA exclude compilation
     t0 = time.perf_counter()
-    scores = np.asarray(exe(e, k, per_proxy))[: stop - start]
+    scores = np.asarray(exe(e, k, unique))[: stop - start]
     run_s += time.perf_counter() - t0
     out[start:stop] = scores
     if on_chunk is not None:
@@ -207,7 +240,7 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   enc = np.asarray(encodings)
   keys = member_keys(key, sp.index_of(enc))
   groups = _groups(proxies, dict(network_kwargs or {}))
-  per_proxy = [_batch_for(batches, p) for p in proxies]
+  unique, batch_ids = _unique_batches([_batch_for(batches, p) for p in proxies])
   out = np.zeros((enc.shape[0], len(proxies)), np.float64)
   bar = _progress(enc.shape[0], progress)
   t0 = time.perf_counter()
@@ -215,14 +248,14 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
     for kw, idx in groups:
       net = models.network(space, e, **dict(kw))
       variables = net.init(jax.random.fold_in(keys[i], 0), init=init)
-      b = [per_proxy[j] for j in idx]
 
-      def run(variables, k, b, net=net, idx=idx):
-        return [jnp.asarray(proxies[j].fn(net, variables, b[m], jax.random.fold_in(k, 1 + j)),
-                            _out_dtype()) for m, j in enumerate(idx)]
+      def run(variables, k, u, net=net, idx=idx):
+        scores = evaluate([proxies[j] for j in idx], net, variables, [u[batch_ids[j]] for j in idx],
+                          [jax.random.fold_in(k, 1 + j) for j in idx])
+        return [jnp.asarray(s, _out_dtype()) for s in scores]
 
-      exe = jax.jit(run).lower(variables, keys[i], b).compile(compiler_options=compiler_options)
-      for j, s in zip(idx, exe(variables, keys[i], b)):
+      exe = jax.jit(run).lower(variables, keys[i], unique).compile(compiler_options=compiler_options)
+      for j, s in zip(idx, exe(variables, keys[i], unique)):
         out[i, j] = float(s)
     if on_chunk is not None:
       on_chunk(i, i + 1, out[i:i + 1])

@@ -9,10 +9,25 @@ from ._base import ApplyFn as ApplyFn
 from ._base import Batch as Batch
 from ._base import Proxy as Proxy
 from ._base import ProxyFn as ProxyFn
+from ._base import SharedPass as SharedPass
+from ._base import evaluate as evaluate
+from ._jacobian import correlation as correlation
+from ._jacobian import epe_nas as epe_nas
+from ._jacobian import input_jacobians as input_jacobians
+from ._jacobian import jacob_cov as jacob_cov
 from ._nwot import activation_kernel as activation_kernel
 from ._nwot import naswot_kernel as naswot_kernel
 from ._nwot import nwot as nwot
 from ._registry import REGISTRY as REGISTRY
+from ._saliency import LossGradients as LossGradients
+from ._saliency import cross_entropy as cross_entropy
+from ._saliency import fisher as fisher
+from ._saliency import grad_norm as grad_norm
+from ._saliency import grasp as grasp
+from ._saliency import l2_norm as l2_norm
+from ._saliency import loss_gradients as loss_gradients
+from ._saliency import plain as plain
+from ._saliency import snip as snip
 from ._registry import get as get
 from ._registry import parse as parse
 from ._size import flops as flops
@@ -21,6 +36,8 @@ from ._synflow import synflow as synflow
 from ._synflow import synflow_per_weight as synflow_per_weight
 
 __all__ = [
-    "ApplyFn", "Batch", "Proxy", "ProxyFn", "REGISTRY", "activation_kernel", "flops", "get",
-    "naswot_kernel", "num_params", "nwot", "parse", "synflow", "synflow_per_weight",
+    "ApplyFn", "Batch", "LossGradients", "Proxy", "ProxyFn", "REGISTRY", "SharedPass",
+    "activation_kernel", "correlation", "cross_entropy", "epe_nas", "evaluate", "fisher", "flops",
+    "get", "grad_norm", "grasp", "input_jacobians", "jacob_cov", "l2_norm", "loss_gradients",
+    "naswot_kernel", "num_params", "nwot", "parse", "plain", "snip", "synflow", "synflow_per_weight",
 ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Optional, Protocol
+from typing import Any, Callable, NamedTuple, Optional, Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxnas._tree import leaf_name
 
 
 class Batch(NamedTuple):
@@ -32,6 +34,21 @@ class ProxyFn(Protocol):
   def __call__(self, apply_fn: ApplyFn, variables, batch: Batch, key: jax.Array) -> jax.Array: ...
 
 
+class SharedPass(NamedTuple):
+  """A computation several proxies start from, run once when they are scored together.
+
+  ``compute(apply_fn, variables, batch, **options) -> result`` is the expensive part (e.g. one
+  forward and backward pass of the loss); ``reduce(result, apply_fn, variables, batch, key) ->
+  scalar`` turns it into one proxy's score. Proxies whose ``shared.compute`` is the same function
+  and that are given the same batch share one ``compute`` call (:func:`evaluate`); the boolean
+  ``options`` of the group are OR-ed (e.g. fisher asks the gradient pass for gate gradients too).
+  """
+
+  compute: Callable[..., Any]
+  reduce: Callable[..., Any]
+  options: tuple[tuple[str, bool], ...] = ()
+
+
 class Proxy(NamedTuple):
   """A zero-cost proxy: the function and what a caller must know to use it faithfully.
 
@@ -45,6 +62,9 @@ class Proxy(NamedTuple):
     batch_size: the reference's batch size (None: the proxy does not read image content).
     network: keyword overrides of the network the reference scored (e.g. synflow removes BN,
       NASWOT uses one output); the population engine builds that network for this proxy.
+    shared: how this proxy splits into a pass it can share with other proxies and its own
+      reduction (None: ``fn`` is run on its own). ``fn`` always equals
+      ``shared.reduce(shared.compute(...), ...)``.
   """
 
   fn: ProxyFn
@@ -55,6 +75,7 @@ class Proxy(NamedTuple):
   reference: str
   batch_size: Optional[int] = None
   network: tuple[tuple[str, Any], ...] = ()
+  shared: Optional[SharedPass] = None
 
   def __call__(self, apply_fn, variables, batch, key):
     return self.fn(apply_fn, variables, batch, key)
@@ -113,7 +134,17 @@ def resolve_dtype(dtype, name: str):
 
 def is_kernel(path) -> bool:
   """Conv/linear weights are the leaves named 'kernel' (zero-cost-nas: Conv2d/Linear .weight)."""
-  return str(getattr(path[-1], "key", path[-1])) == "kernel"
+  return leaf_name(path) == "kernel"
+
+
+def require_float64(dtype, name: str, why: str):
+  """`dtype=None` -> float64, which needs 64-bit JAX: raise with `why` and the fix otherwise."""
+  if dtype is None and not jax.config.jax_enable_x64:
+    raise ValueError(f"{name} computes in float64 like its reference: {why} Enable 64-bit JAX "
+                     "(JAX_ENABLE_X64=1, the jax_enable_x64 option, or `with jax.enable_x64(True):` "
+                     "around the call), or pass dtype=jnp.float32 to accept the loss of precision. "
+                     "The jaxnas CLI does the former.")
+  return resolve_dtype(jnp.float64 if dtype is None else dtype, name)
 
 
 def split_params(variables):
@@ -128,3 +159,41 @@ def join_params(params, rest, like):
   if isinstance(like, dict) and "params" in like:
     return {"params": params, **rest}
   return params
+
+
+def evaluate(proxies: Sequence[Proxy], apply_fn, variables, batches: Sequence, keys: Sequence):
+  """Scores of several proxies on one network, sharing passes where they can.
+
+  Proxies with the same ``shared.compute`` and the *same* batch object run that pass once (e.g.
+  grad_norm, snip, plain, fisher and grasp share one backward pass of the loss; jacob_cov and
+  epe_nas one input-Jacobian pass). Each proxy still gets its own key. The result equals calling
+  every ``proxy.fn`` separately.
+
+  Args:
+    proxies: the proxies to score.
+    apply_fn, variables: the network.
+    batches: one batch per proxy (pass the same object to let proxies share a pass).
+    keys: one PRNG key per proxy.
+
+  Returns:
+    A list of scalars, one per proxy.
+  """
+  if not (len(proxies) == len(batches) == len(keys)):
+    raise ValueError(f"`proxies`, `batches` and `keys` must have equal lengths, got "
+                     f"{len(proxies)}, {len(batches)} and {len(keys)}.")
+  groups: dict[tuple, list[int]] = {}
+  out: list = [None] * len(proxies)
+  for j, p in enumerate(proxies):
+    if p.shared is None:
+      out[j] = p.fn(apply_fn, variables, batches[j], keys[j])
+    else:
+      groups.setdefault((p.shared.compute, id(batches[j])), []).append(j)
+  for (compute, _), idx in groups.items():
+    options: dict[str, bool] = {}
+    for j in idx:
+      for name, value in proxies[j].shared.options:
+        options[name] = options.get(name, False) or bool(value)
+    result = compute(apply_fn, variables, batches[idx[0]], **options)
+    for j in idx:
+      out[j] = proxies[j].shared.reduce(result, apply_fn, variables, batches[j], keys[j])
+  return out

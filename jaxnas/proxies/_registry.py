@@ -8,14 +8,31 @@ from __future__ import annotations
 import difflib
 
 from ._base import Proxy
+from ._jacobian import epe_nas_proxy, jacob_cov_proxy
 from ._nwot import nwot_proxy
+from ._saliency import (
+    fisher_proxy,
+    grad_norm_proxy,
+    grasp_proxy,
+    l2_norm_proxy,
+    plain_proxy,
+    snip_proxy,
+)
 from ._size import flops_proxy, params
 from ._synflow import synflow_proxy
 
 REGISTRY: dict[str, Proxy] = {
     "params": params,
     "flops": flops_proxy,
+    "l2_norm": l2_norm_proxy,
+    "grad_norm": grad_norm_proxy,
+    "snip": snip_proxy,
+    "grasp": grasp_proxy,
+    "fisher": fisher_proxy,
+    "plain": plain_proxy,
     "synflow": synflow_proxy,
+    "jacob_cov": jacob_cov_proxy,
+    "epe_nas": epe_nas_proxy,
     "nwot": nwot_proxy,
 }
 

@@ -37,6 +37,25 @@ def test_population_equals_each_architecture_alone(setup):
   assert np.all(pop[:, 0] == [nb201.num_params(e, C=4, N=1) for e in enc])
 
 
+def test_classic_suite_population_equals_each_architecture_alone(setup):
+  """All gradient and Jacobian proxies, sharing their passes in the switch supernet, equal the
+  exact networks; the zero-output member gets its documented values (NaN for the Jacobian ones)."""
+  _, batch, enc = setup
+  names = ("grad_norm", "snip", "grasp", "fisher", "plain", "l2_norm", "jacob_cov", "epe_nas")
+  plist = [proxies.get(n) for n in names]
+  labelled = Batch(batch.x, np.arange(8) % 10)
+  members = np.stack([enc[0], np.array([3, 0, 0, 0, 0, 0]), enc[2]])
+  assert nb201.is_zero_output(members[1])
+  with jax.enable_x64(True):
+    pop = population.score_population(members, plist, labelled, jax.random.key(0),
+                                      network_kwargs=SMALL, chunk_size=3, **FAST)
+    alone = population.score_exact(members, plist, labelled, jax.random.key(0),
+                                   network_kwargs=SMALL, **FAST)
+  np.testing.assert_allclose(pop, alone, rtol=1e-4)
+  assert np.all(np.isnan(pop[1, -2:]))
+  assert np.all(np.isfinite(pop[[0, 2]]))
+
+
 def test_map_and_vmap_agree_and_chunk_padding_is_invisible(setup):
   plist, batch, enc = setup
   with jax.enable_x64(True):
@@ -66,7 +85,7 @@ def test_second_population_of_the_same_shape_does_not_recompile(setup):
     t1, t2 = [], []
     population.score_population(enc[:2], plist[:1], batch, jax.random.key(0), network_kwargs=SMALL,
                                 chunk_size=2, timing=t1, **FAST)
-    prog = _program("nb201", tuple(plist[:1]), tuple(sorted(SMALL.items())), "map", "pytorch")
+    prog = _program("nb201", tuple(plist[:1]), tuple(sorted(SMALL.items())), "map", "pytorch", (0,))
     traces = prog.traces
     other = Batch(batch.x + 1.0)  # new images, same shapes
     population.score_population(enc[2:4], plist[:1], other, jax.random.key(9), network_kwargs=SMALL,

@@ -1,0 +1,140 @@
+"""Correlation benchmark: every registered proxy on 1,000 NB201 cells, real CIFAR-10 images.
+
+The acceptance figure of the proxy library. It runs the user-facing commands, one `jaxnas score` per
+group of proxies that share passes (so a group can be re-run alone, and an interrupted run resumes
+where it stopped), then `jaxnas correlate` against CIFAR-10 and CIFAR-100 test accuracy:
+
+  jaxnas score --space nb201 --archs random:1000:0 --proxies <group> \
+      --data npz:../shared/data/cifar10_5000.npz --batch-size ref --seed 0 --out <group csv>
+  jaxnas correlate --scores <group csv> --truth ../shared/data/nb201_cifar.csv --column <acc>
+
+Sample: ``random:1000:0`` = ``np.random.default_rng(0).choice(15625, 1000, replace=False)`` official
+indices. Batches: each proxy's reference batch size (--batch-size ref) of real CIFAR-10 training
+images with their labels, seed 0. Weights: PyTorch default init, key fold_in(seed, index), so every
+group sees the same weights. Writes ``benchmarks/results/correlation_nb201.{md,csv,png}``.
+
+Run from the repository root:  python benchmarks/correlation.py  [--archs random:1000:0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "benchmarks" / "results"
+
+GROUPS = {  # cheapest first; grasp (a Hessian-vector product, ~4 passes) alone
+    "classic": "synflow,nwot,params,flops",
+    "jacobian": "jacob_cov,epe_nas",
+    "saliency": "grad_norm,snip,fisher,plain,l2_norm",
+    "grasp": "grasp",
+}
+# Published Spearman rho (C10, C100) of the implementation each proxy follows
+# (../shared/docs/proxies.md C1).
+ZCN = "zero-cost-nas Table 1 (|rho|, all 15,625 cells, batch 64)"
+NBSZ = "NAS-Bench-Suite-Zero Fig. 2 (1,000 cells, validation accuracy, batch 64)"
+REFERENCE = {
+    "grad_norm": (0.594, 0.637, ZCN),
+    "snip": (0.596, 0.637, ZCN),
+    "grasp": (0.514, 0.547, ZCN),
+    "fisher": (0.360, 0.385, ZCN),
+    "synflow": (0.737, 0.763, ZCN),
+    "jacob_cov": (0.731, 0.704, ZCN),
+    "plain": (-0.26, -0.21, NBSZ),
+    "l2_norm": (0.68, 0.72, NBSZ),
+    "epe_nas": (0.70, 0.60, NBSZ),
+    "nwot": (0.77, 0.80, NBSZ),
+    "params": (0.72, 0.73, NBSZ),
+    "flops": (0.69, 0.71, NBSZ + "; another FLOP counter"),
+}
+TOLERANCE = 0.03
+
+
+def run(cmd):
+  print("$", " ".join(cmd), flush=True)
+  return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+
+def main() -> int:
+  ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  ap.add_argument("--archs", default="random:1000:0")
+  ap.add_argument("--groups", default=",".join(GROUPS), help="which proxy groups to (re)score")
+  args = ap.parse_args()
+  npz, table = SHARED / "cifar10_5000.npz", SHARED / "nb201_cifar.csv"
+  if not npz.exists() or not table.exists():
+    print(f"skipped: reference data not found under {SHARED} (see ../shared/data/README.md)")
+    return 0
+  RESULTS.mkdir(parents=True, exist_ok=True)
+  tag = "correlation_nb201"
+  summaries, corr = {}, {"cifar10_test_acc": {}, "cifar100_test_acc": {}}
+  commands = []
+  for group, names in GROUPS.items():
+    out = RESULTS / f"{tag}_{group}_scores.csv"
+    cmd = ["jaxnas", "score", "--space", "nb201", "--archs", args.archs, "--proxies", names,
+           "--data", f"npz:{npz}", "--batch-size", "ref", "--seed", "0", "--out", str(out),
+           "--no-progress"]
+    commands.append(" ".join(cmd))
+    summary_path = RESULTS / f"{tag}_{group}_summary.json"
+    if group in args.groups.split(","):
+      summary_path.write_text(run(cmd))
+    summaries[group] = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    for column in corr:
+      js = RESULTS / f"{tag}_{group}_{column}.json"
+      cmd = ["jaxnas", "correlate", "--scores", str(out), "--truth", str(table), "--column", column,
+             "--json", str(js)]
+      if column == "cifar10_test_acc":
+        cmd += ["--plot", str(RESULTS / f"{tag}_{group}.png")]
+      run(cmd)
+      corr[column].update(json.loads(js.read_text()))
+      js.unlink()
+
+  rows, ok_all = [], True
+  for name, (r10, r100, src) in REFERENCE.items():
+    c10, c100 = corr["cifar10_test_acc"][name], corr["cifar100_test_acc"][name]
+    gap = abs(c10["spearman"] - r10)
+    ok = gap <= TOLERANCE
+    ok_all &= ok
+    rows.append(dict(proxy=name, rho_c10=round(c10["spearman"], 3), tau_c10=round(c10["kendall"], 3),
+                     rho_c100=round(c100["spearman"], 3), tau_c100=round(c100["kendall"], 3),
+                     n=c10["n"], nonfinite=c10["n_nonfinite"], ref_c10=r10, ref_c100=r100,
+                     gap_c10=round(gap, 3), gap_c100=round(abs(c100["spearman"] - r100), 3),
+                     within=ok, source=src))
+  with open(RESULTS / f"{tag}.csv", "w", newline="") as fh:
+    w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+  shown = [c.replace(str(npz), "../shared/data/cifar10_5000.npz").replace(str(RESULTS), "benchmarks/results")
+           for c in commands]
+  lines = [f"# Proxy correlations on NB201: {args.archs} cells, real CIFAR-10", "",
+           "Produced by `python benchmarks/correlation.py` (repository root, `../shared` beside it), "
+           "which runs:", "", "```", *shown,
+           "jaxnas correlate --scores <group csv> --truth ../shared/data/nb201_cifar.csv "
+           "--column cifar10_test_acc|cifar100_test_acc", "```", "",
+           "| group | proxies | compile s | s/arch (group together) | batch sizes |",
+           "|---|---|---|---|---|"]
+  for group, s in summaries.items():
+    lines.append(f"| {group} | {GROUPS[group]} | {s.get('compile_s')} | {s.get('s_per_arch')} | "
+                 f"{s.get('batch_sizes')} |")
+  lines += ["", "Spearman rho / Kendall tau vs NB201 200-epoch test accuracy (`nb201_cifar.csv`); "
+            "non-finite scores ranked worst (`jaxnas.evaluate.oriented_scores`).", "",
+            "| proxy | rho C10 | tau C10 | rho C100 | tau C100 | non-finite | published rho C10 / C100 "
+            "| gap C10 / C100 | within 0.03 (C10) | source |", "|---|---|---|---|---|---|---|---|---|---|"]
+  for r in rows:
+    lines.append(f"| {r['proxy']} | {r['rho_c10']:.3f} | {r['tau_c10']:.3f} | {r['rho_c100']:.3f} | "
+                 f"{r['tau_c100']:.3f} | {r['nonfinite']} | {r['ref_c10']} / {r['ref_c100']} | "
+                 f"{r['gap_c10']:.3f} / {r['gap_c100']:.3f} | {'yes' if r['within'] else 'NO'} | "
+                 f"{r['source']} |")
+  lines.append("")
+  (RESULTS / f"{tag}.md").write_text("\n".join(lines))
+  print("\n".join(lines))
+  return 0 if ok_all else 1
+
+
+if __name__ == "__main__":
+  sys.exit(main())
