@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import math
 import zlib
-from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 
-from ._layers import STACK_SUFFIX, fan_in
+from jaxnas._tree import is_stacked
+
+from ._layers import fan_in
 
 INITS = ("pytorch", "normal")
 
@@ -54,7 +55,7 @@ def init_from_shapes(shapes, key: jax.Array, *, init: str = "pytorch", dtype=Non
     name, _ = _leaf_name(path)
     dt = dtype or leaf.dtype
     shape = leaf.shape
-    stacked = any(str(getattr(p, "key", p)).endswith(STACK_SUFFIX) for p in path)
+    stacked = is_stacked(path)
     if name == "kernel":
       if init == "pytorch":
         b = 1.0 / math.sqrt(fan_in(shape[1:] if stacked else shape))

@@ -40,8 +40,6 @@ class Activation:
   wrapped: bool = flax.struct.field(pytree_node=False, default=True)
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # Initialisers (PyTorch defaults)
 # ---------------------------------------------------------------------------------------------
