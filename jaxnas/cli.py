@@ -28,14 +28,20 @@ def _batch_sizes(plist, batch_size: str) -> dict:
 
 
 def _read_rows(path: Path, header: list[str]) -> dict[int, list[str]]:
-  """Complete rows of an existing score CSV keyed by index (a torn last line is dropped)."""
-  rows = {}
+  """Complete rows of an existing score CSV keyed by index.
+
+  A row counts only if its line terminator was written (the CSV module writes ``\\r\\n``), so a
+  line torn by a kill mid-write, even one cut inside its last number, is dropped and re-scored.
+  """
   with open(path, newline="") as fh:
-    lines = fh.read().split("\n")
-  if not lines or lines[0].split(",") != header:
+    lines = fh.read().splitlines(keepends=True)
+  if not lines or next(csv.reader([lines[0]])) != header:
     raise ValueError(f"{path} exists with different columns; use --overwrite or another --out.")
+  rows = {}
   for line in lines[1:]:
-    fields = next(csv.reader([line])) if line else []
+    if not line.endswith("\n"):
+      continue
+    fields = next(csv.reader([line]))
     if len(fields) == len(header):
       rows[int(fields[0])] = fields
   return rows

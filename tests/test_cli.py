@@ -32,13 +32,14 @@ def test_score_writes_contract_columns_and_resumes(tmp_path, capsys):
     assert r["arch"] == spaces.nb201.decode(enc)
     assert float(r["params"]) == spaces.nb201.num_params(enc)
     assert float(r["flops"]) == spaces.nb201.flops(enc)
-  full = out.read_text()
-  # Simulate an interrupted run: 5 complete rows and a torn sixth line.
+  full = out.read_bytes()
+  # Simulate an interrupted run: 5 complete rows and a sixth torn inside its last number.
   lines = full.splitlines(keepends=True)
-  out.write_text("".join(lines[:6]) + lines[6][:7])
+  assert lines[0].endswith(b"\r\n")  # as csv writes them; resuming must read them back
+  out.write_bytes(b"".join(lines[:6]) + lines[6][:-3])
   assert main(args) == 0
   summary = json.loads(capsys.readouterr().out)
-  assert summary["scored_now"] == 7 and out.read_text() == full
+  assert summary["scored_now"] == 7 and out.read_bytes() == full
   # Other settings must not silently mix with old rows.
   assert main(args[:-1] + ["--seed", "3", "--no-progress"]) == 2
   assert "other settings" in capsys.readouterr().err
