@@ -61,7 +61,7 @@ class Network:
     of shape (batch, C) is ``sum_{h,w} z * dL/dz`` for that layer's output z, per sample and
     channel (what :func:`jaxnas.proxies.fisher` needs). Shapes only are traced; nothing runs.
     Leaves sit at the path of the layer's ``kernel`` with the name ``gate`` (stacked cells carry
-    the stacking axis first).
+    the stacking axis first); their dtype is the wider of the network's and `x`'s.
     """
     arch = () if self.arch is None else (self.arch,)
 
@@ -70,7 +70,7 @@ class Network:
       return state[GATES]
 
     out = jax.eval_shape(shapes, variables, x, *arch)
-    return jax.tree.map(lambda s: jnp.ones(s.shape, s.dtype), out)
+    return jax.tree.map(lambda s: jnp.ones(s.shape, jnp.promote_types(s.dtype, x.dtype)), out)
 
   def active(self, variables):
     """Pytree like `variables` of bool scalars: True where the architecture uses that variable."""

@@ -250,3 +250,8 @@ def test_gates_leave_the_network_unchanged_and_give_conv_output_gradients(getkey
   # d(sum logits)/d(classifier gate) = logits, per sample and class.
   dg = jax.grad(lambda g: jnp.sum(net({**v, "gates": g}, x)))(g)
   np.testing.assert_allclose(dg["classifier"]["gate"], net(v, x), **TOL["float32"])
+  # Gates follow float64 images, so fisher's gate gradients are not rounded to float32.
+  assert {leaf.dtype for leaf in jax.tree.leaves(g)} == {jnp.dtype("float32")}
+  with jax.enable_x64(True):
+    g64 = net.gates(v, x.astype(jnp.float64))
+  assert {leaf.dtype for leaf in jax.tree.leaves(g64)} == {jnp.dtype("float64")}
