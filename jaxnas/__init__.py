@@ -1,7 +1,7 @@
 """jaxnas: training-free neural architecture search in JAX.
 
 Data flows one way: ``spaces`` (encodings) -> ``models`` (Flax networks, the only Flax import) ->
-``proxies`` (pure scores) -> ``population`` (one compiled program per population) -> ``evaluate``;
+``proxies`` and ``ntk`` (pure scores and kernels) -> ``population`` (one compiled program per population) -> ``evaluate``;
 ``data`` supplies batches and benchmark tables; ``cli`` is a thin adapter.
 """
 
@@ -10,8 +10,9 @@ __version__ = "0.1.0"
 from jaxnas import data as data
 from jaxnas import evaluate as evaluate
 from jaxnas import models as models
+from jaxnas import ntk as ntk
 from jaxnas import population as population
 from jaxnas import proxies as proxies
 from jaxnas import spaces as spaces
 
-__all__ = ["data", "evaluate", "models", "population", "proxies", "spaces", "__version__"]
+__all__ = ["data", "evaluate", "models", "ntk", "population", "proxies", "spaces", "__version__"]

@@ -1,0 +1,20 @@
+"""Empirical neural tangent kernels with neural-tangents' API (``empirical_ntk_fn`` & co.), native JAX.
+
+Switch from neural-tangents by changing the import::
+
+  from jaxnas import ntk as nt          # instead of: import neural_tangents as nt
+  ntk_fn = nt.empirical_ntk_fn(model.apply, trace_axes=(-1,))
+"""
+
+from ._empirical import DEFAULT_NTK_IMPLEMENTATION as DEFAULT_NTK_IMPLEMENTATION
+from ._empirical import NtkImplementation as NtkImplementation
+from ._empirical import batch as batch
+from ._empirical import empirical_kernel_fn as empirical_kernel_fn
+from ._empirical import empirical_nngp_fn as empirical_nngp_fn
+from ._empirical import empirical_ntk_fn as empirical_ntk_fn
+from ._empirical import empirical_ntk_vp_fn as empirical_ntk_vp_fn
+
+__all__ = [
+    "DEFAULT_NTK_IMPLEMENTATION", "NtkImplementation", "batch", "empirical_kernel_fn",
+    "empirical_nngp_fn", "empirical_ntk_fn", "empirical_ntk_vp_fn",
+]
