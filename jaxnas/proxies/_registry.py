@@ -9,6 +9,7 @@ import difflib
 
 from ._base import Proxy
 from ._jacobian import epe_nas_proxy, jacob_cov_proxy
+from ._ntk import ntk_cond_proxy, ntk_min_eig_proxy
 from ._nwot import nwot_proxy
 from ._saliency import (
     fisher_proxy,
@@ -34,6 +35,8 @@ REGISTRY: dict[str, Proxy] = {
     "jacob_cov": jacob_cov_proxy,
     "epe_nas": epe_nas_proxy,
     "nwot": nwot_proxy,
+    "ntk_cond": ntk_cond_proxy,
+    "ntk_min_eig": ntk_min_eig_proxy,
 }
 
 

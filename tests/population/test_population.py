@@ -38,10 +38,11 @@ def test_population_equals_each_architecture_alone(setup):
 
 
 def test_classic_suite_population_equals_each_architecture_alone(setup):
-  """All gradient and Jacobian proxies, sharing their passes in the switch supernet, equal the
+  """All gradient, NTK and Jacobian proxies, sharing their passes in the switch supernet, equal the
   exact networks; the zero-output member gets its documented values (NaN for the Jacobian ones)."""
   _, batch, enc = setup
-  names = ("grad_norm", "snip", "grasp", "fisher", "plain", "l2_norm", "jacob_cov", "epe_nas")
+  names = ("grad_norm", "snip", "grasp", "fisher", "plain", "l2_norm", "ntk_cond", "ntk_min_eig",
+           "jacob_cov", "epe_nas")
   plist = [proxies.get(n) for n in names]
   labelled = Batch(batch.x, np.arange(8) % 10)
   members = np.stack([enc[0], np.array([3, 0, 0, 0, 0, 0]), enc[2]])

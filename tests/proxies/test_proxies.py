@@ -152,6 +152,10 @@ def test_conformance(name, batch):
       assert sz == 0.0  # no weight path reaches the output
     elif name in ("jacob_cov", "epe_nas"):
       assert np.isnan(sz)  # the output ignores the input: 0/0 correlations, as in the reference
+    elif name == "ntk_cond":
+      assert np.isnan(sz)  # no chosen weight moves the output: Theta = 0, 0/0
+    elif name == "ntk_min_eig":
+      assert sz == 0.0
     else:
       assert not np.isnan(sz)
     if name == "nwot":  # all-none: no ReLU sees the input, K = N_A 11^T is singular
