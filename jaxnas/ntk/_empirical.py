@@ -176,27 +176,37 @@ def _vmap_triple(vmap_axes, kwargs):
 
 
 def _check_vmap_independence(f, params, x, kwargs, triple):
-  """When inputs are concrete, verify that sample 0's output does not depend on sample 1."""
+  """When inputs are concrete, verify that sample 0's output does not depend on the others.
+
+  Up to three samples are used and samples 1 and 2 are both moved: with only two samples a
+  batch standardisation maps every pair to (+-1, -+1), so moving sample 1 alone may leave
+  output 0 exactly where it was."""
   x_axis, fx_axis, kw_axes = triple
   leaves = jax.tree.leaves((x, params, kwargs))
   if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
     return  # under jit: the `mutable` check above is all that can be done without values
-  n = jax.tree.leaves(x)[0].shape[x_axis]
+  n = min(jax.tree.leaves(x)[0].shape[x_axis], 3)
   if n < 2:
     return
-  take = lambda a, ax: jax.lax.slice_in_dim(a, 0, 2, axis=ax)
-  x2 = jax.tree.map(lambda a: take(a, x_axis), x)
+  take = lambda a, ax: jax.lax.slice_in_dim(a, 0, n, axis=ax)
+  xs = jax.tree.map(lambda a: take(a, x_axis), x)
   kw = {k: (jax.tree.map(lambda a, ax=kw_axes[k]: take(a, ax), v) if k in kw_axes else v)
         for k, v in kwargs.items()}
-  both = _outputs(f, params, x2, kw)
-  x_alt = jax.tree.map(lambda a: a.at[(slice(None),) * x_axis + (1,)].multiply(-3.0).at[
-      (slice(None),) * x_axis + (1,)].add(1.0), x2)
-  moved = _outputs(f, params, x_alt, kw)
+  before = _outputs(f, params, xs, kw)
+
+  def move(a):  # sample 0 kept, sample 1 -> -3 x + 1, sample 2 -> x / 2 - 2
+    shape = [1] * a.ndim
+    shape[x_axis] = n
+    scale = np.array([1.0, -3.0, 0.5][:n]).reshape(shape)
+    shift = np.array([0.0, 1.0, -2.0][:n]).reshape(shape)
+    return (a * scale + shift).astype(a.dtype)
+
+  moved = _outputs(f, params, jax.tree.map(move, xs), kw)
   first = lambda t: jax.tree.map(lambda a: jnp.take(a, 0, axis=fx_axis), t)
-  for a, b in zip(jax.tree.leaves(first(both)), jax.tree.leaves(first(moved))):
+  for a, b in zip(jax.tree.leaves(first(before)), jax.tree.leaves(first(moved))):
     if not np.allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6):
       raise ValueError(VMAP_COUPLED_MSG.format(
-          why="changing input 1 changed output 0 (checked on the first two inputs)"))
+          why=f"changing inputs 1..{n - 1} changed output 0 (checked on the first {n} inputs)"))
 
 
 def _per_sample_fn(f, kwargs, triple):
