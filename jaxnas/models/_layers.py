@@ -193,6 +193,64 @@ def apply_gate(y, p):
   return y * gate.reshape(gate.shape[:1] + (1,) * (y.ndim - 2) + gate.shape[1:])
 
 
+#: Collection of per-sample weight offsets: ``deltas[...]['delta']`` holds, for the conv/linear
+#: layer declared in the same module, ``{'kernel': (batch, *kernel.shape)}`` and, where the layer
+#: has a bias, ``'bias': (batch, C_out)``. Sample n's output of the layer is computed with
+#: ``kernel + delta['kernel'][n]`` (and ``bias + delta['bias'][n]``), so at zero offsets the network
+#: is unchanged and the gradient of any objective with respect to ``delta[...][n]`` is sample n's
+#: contribution to the layer's weight gradient, batch coupling (train-mode BatchNorm) included:
+#: the per-sample gradients of autograd-hacks (``grad1``) that HNAS's NTK trace norm reads.
+DELTAS = "deltas"
+
+
+def _declare_delta(module: nn.Module, batch: int | None, shapes: dict, dtype):
+  if batch is None or not (module.has_variable(DELTAS, "delta") or module.is_mutable_collection(DELTAS)):
+    return None
+  zeros = lambda: {k: jnp.zeros((batch,) + tuple(s), dtype) for k, s in shapes.items()}
+  return module.variable(DELTAS, "delta", zeros).value
+
+
+def per_sample_conv2d(x, kernels, *, stride: int = 1, padding: int = 0):
+  """Sample n of NHWC `x` convolved with its own HWIO kernel ``kernels[n]``, shape (N, kh, kw, I, O).
+
+  Written as one batched matrix product per kernel tap over strided views of the padded input:
+  XLA:CPU runs this and its gradients about 30-90x faster than ``vmap`` of a convolution over
+  per-sample kernels, which it lowers to a grouped convolution (measured: 0.08 s against 7.3 s
+  for the forward and backward of a 64 x 32 x 32 x 16 batch with 3x3 kernels).
+  """
+  _, kh, kw, _, _ = kernels.shape
+  xp = jnp.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+  ho = (x.shape[1] + 2 * padding - kh) // stride + 1
+  wo = (x.shape[2] + 2 * padding - kw) // stride + 1
+  out = None
+  for a in range(kh):
+    for b in range(kw):
+      view = xp[:, a:a + stride * (ho - 1) + 1:stride, b:b + stride * (wo - 1) + 1:stride, :]
+      term = jnp.einsum("nhwi,nio->nhwo", view, kernels[:, a, b])
+      out = term if out is None else out + term
+  return out
+
+
+def apply_delta(y, x, p, *, stride: int = 1, padding: int = 0):
+  """Add sample n's layer output under its weight offsets, ``layer(x[n], delta[n])``, to `y`.
+
+  `x` is the layer's input (NHWC for a conv, (N, C_in) for a linear layer); no-op when the layer
+  has no offsets (:data:`DELTAS`).
+  """
+  d = p.get("delta")
+  if d is None:
+    return y
+  k = d["kernel"].astype(y.dtype)
+  if x.ndim == 4:
+    extra = per_sample_conv2d(x.astype(y.dtype), k, stride=stride, padding=padding)
+  else:
+    extra = jnp.einsum("ni,nio->no", x.astype(y.dtype), k)
+  if "bias" in d:
+    b = d["bias"].astype(y.dtype)
+    extra = extra + b.reshape(b.shape[:1] + (1,) * (y.ndim - 2) + b.shape[1:])
+  return y + extra
+
+
 class ConvDecl(nn.Module):
   """Declares a conv kernel (HWIO) and optional bias with PyTorch default init (and its gate)."""
 
@@ -211,6 +269,9 @@ class ConvDecl(nn.Module):
     gate = _declare_gate(self, batch, self.cout, self.dtype)
     if gate is not None:
       p["gate"] = gate
+    delta = _declare_delta(self, batch, {k: v.shape for k, v in p.items() if k != "gate"}, self.dtype)
+    if delta is not None:
+      p["delta"] = delta
     return p
 
 
@@ -229,6 +290,9 @@ class DenseDecl(nn.Module):
     gate = _declare_gate(self, batch, self.cout, self.dtype)
     if gate is not None:
       p["gate"] = gate
+    delta = _declare_delta(self, batch, {"kernel": shape, "bias": (self.cout,)}, self.dtype)
+    if delta is not None:
+      p["delta"] = delta
     return p
 
 
@@ -317,6 +381,7 @@ def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None, switch_saf
   else:
     y = conv2d(x, p["conv"]["kernel"], stride=spec.stride, padding=spec.padding,
                bias=p["conv"].get("bias"))
+  y = apply_delta(y, x, p["conv"], stride=spec.stride, padding=spec.padding)
   y = apply_gate(y, p["conv"])
   if spec.bn:
     y, stats = batch_norm(y, p.get("bn"), stats, train=train, mask=mask)

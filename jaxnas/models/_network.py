@@ -13,7 +13,7 @@ import numpy as np
 from jaxnas.spaces._nb201 import EDGES, OPS, macro_cost
 
 from ._init import init_from_shapes, variable_shapes
-from ._layers import GATES
+from ._layers import DELTAS, GATES
 from ._tiny import TinyNetwork, nb201_widths
 
 _EDGE_OP = re.compile(r"edge_(\d)_(\d)_(" + "|".join(OPS) + r")$")
@@ -71,6 +71,25 @@ class Network:
 
     out = jax.eval_shape(shapes, variables, x, *arch)
     return jax.tree.map(lambda s: jnp.ones(s.shape, jnp.promote_types(s.dtype, x.dtype)), out)
+
+  def deltas(self, variables, x):
+    """All-zero per-sample weight offsets for every conv/linear layer, for a batch shaped like `x`.
+
+    Pass them back as the ``'deltas'`` collection (``{**variables, 'deltas': d}``): the network is
+    unchanged, and the gradient of an objective with respect to ``d`` holds, for every sample n,
+    sample n's contribution to the gradient of each conv/linear kernel and bias (per-sample
+    gradients through the batched forward pass; :data:`jaxnas.models.DELTAS`). Leaves sit at
+    ``<layer path>/delta/kernel`` (and ``.../bias``) with shape ``(batch, *param.shape)``; stacked
+    cells carry the stacking axis first. Shapes only are traced; nothing runs.
+    """
+    arch = () if self.arch is None else (self.arch,)
+
+    def shapes(v, x, *arch):
+      _, state = self.module.apply(v, x, *arch, train=True, mutable=[DELTAS])
+      return state[DELTAS]
+
+    out = jax.eval_shape(shapes, variables, x, *arch)
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.promote_types(s.dtype, x.dtype)), out)
 
   def active(self, variables):
     """Pytree like `variables` of bool scalars: True where the architecture uses that variable."""

@@ -16,10 +16,12 @@ import jax.numpy as jnp
 from jaxnas.spaces._nb201 import AVG_POOL, CONV1X1, CONV3X3, EDGES, NONE, NUM_NODES, OPS, SKIP
 
 from ._layers import (
+    DELTAS,
     GATES,
     STACK_SUFFIX,
     Activation,
     BNDecl,
+    apply_delta,
     apply_gate,
     ConvBNDecl,
     ConvBNSpec,
@@ -178,7 +180,7 @@ class _CellStep(nn.Module):
 @functools.lru_cache(maxsize=None)
 def _scanned_cells(length: int):
   """`length` identical cells as one ``nn.scan`` (compiled once, variables stacked on axis 0)."""
-  return nn.scan(_CellStep, variable_axes={"params": 0, "batch_stats": 0, GATES: 0},
+  return nn.scan(_CellStep, variable_axes={"params": 0, "batch_stats": 0, GATES: 0, DELTAS: 0},
                  split_rngs={"params": True}, in_axes=nn.broadcast, length=length,
                  unroll=length)
 
@@ -266,7 +268,8 @@ class TinyNetwork(nn.Module):
         taps.append(Activation(y, jnp.ones((), jnp.int32), True))
         y = run_conv_bn(self, b, y, train=train, name=f"layer{i}_conv_b", dtype=self.dtype)
         down = ConvDecl(prev, width, 1, False, self.dtype, name=f"layer{i}_downsample")(x.shape[0])
-        h = y + apply_gate(conv2d(avg_pool_2x2(h), down["kernel"]), down)
+        pooled = avg_pool_2x2(h)
+        h = y + apply_gate(apply_delta(conv2d(pooled, down["kernel"]), pooled, down), down)
         i += 1
         prev = width
         continue
@@ -297,7 +300,7 @@ class TinyNetwork(nn.Module):
     feats = jnp.mean(jax.nn.relu(h), axis=(1, 2))
     dense = DenseDecl(prev, self.num_classes, self.dtype, name="classifier")(x.shape[0])
     logits = feats @ dense["kernel"].astype(feats.dtype) + dense["bias"].astype(feats.dtype)
-    logits = apply_gate(logits, dense)
+    logits = apply_gate(apply_delta(logits, feats, dense), dense)
     if capture:
       return logits, tuple(taps)
     return logits

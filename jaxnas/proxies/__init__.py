@@ -15,10 +15,15 @@ from ._jacobian import correlation as correlation
 from ._jacobian import epe_nas as epe_nas
 from ._jacobian import input_jacobians as input_jacobians
 from ._jacobian import jacob_cov as jacob_cov
+from ._ntk import hnas_cond as hnas_cond
+from ._ntk import hnas_gradients as hnas_gradients
+from ._ntk import hnas_ntk_matrix as hnas_ntk_matrix
 from ._ntk import ntk_cond as ntk_cond
 from ._ntk import ntk_matrix as ntk_matrix
 from ._ntk import ntk_min_eig as ntk_min_eig
 from ._ntk import ntk_spectrum as ntk_spectrum
+from ._ntk import ntk_trace_norm as ntk_trace_norm
+from ._ntk import per_sample_gradients as per_sample_gradients
 from ._ntk import tenas_weight as tenas_weight
 from ._nwot import activation_kernel as activation_kernel
 from ._nwot import naswot_kernel as naswot_kernel
@@ -43,7 +48,8 @@ from ._synflow import synflow_per_weight as synflow_per_weight
 __all__ = [
     "ApplyFn", "Batch", "LossGradients", "Proxy", "ProxyFn", "REGISTRY", "SharedPass",
     "activation_kernel", "correlation", "cross_entropy", "epe_nas", "evaluate", "fisher", "flops",
-    "get", "grad_norm", "grasp", "input_jacobians", "jacob_cov", "l2_norm", "loss_gradients",
-    "naswot_kernel", "ntk_cond", "ntk_matrix", "ntk_min_eig", "ntk_spectrum", "num_params",
-    "nwot", "parse", "plain", "snip", "synflow", "synflow_per_weight", "tenas_weight",
+    "get", "grad_norm", "grasp", "hnas_cond", "hnas_gradients", "hnas_ntk_matrix",
+    "input_jacobians", "jacob_cov", "l2_norm", "loss_gradients", "naswot_kernel", "ntk_cond",
+    "ntk_matrix", "ntk_min_eig", "ntk_spectrum", "ntk_trace_norm", "num_params", "nwot", "parse",
+    "per_sample_gradients", "plain", "snip", "synflow", "synflow_per_weight", "tenas_weight",
 ]

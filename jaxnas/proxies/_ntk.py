@@ -1,7 +1,10 @@
-"""NTK-based proxies (TE-NAS, Chen et al. ICLR 2021): the NTK condition number and its spectrum.
+"""NTK-based proxies: TE-NAS's condition number and spectrum, HNAS's trace norm and condition number.
 
-The kernel is built with :func:`jaxnas.ntk.empirical_ntk_fn` (Jacobian contraction, no
-``vmap_axes``: BatchNorm runs in train mode and couples the samples, as in the reference).
+TE-NAS (Chen et al. ICLR 2021): the kernel is built with :func:`jaxnas.ntk.empirical_ntk_fn`
+(Jacobian contraction, no ``vmap_axes``: BatchNorm runs in train mode and couples the samples, as in
+the reference). HNAS (Shu et al. NeurIPS 2022): the kernel of per-sample gradient contributions
+(autograd-hacks' ``grad1``), read through the networks' per-sample weight offsets
+(:meth:`jaxnas.models.Network.deltas`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxnas import ntk
-from jaxnas._tree import leaf_name
+from jaxnas._tree import is_stacked, leaf_name
 
 from ._base import Proxy, SharedPass, check_batch, join_params, require_float64, split_params
 
@@ -113,3 +116,130 @@ ntk_cond_proxy = Proxy(fn=ntk_cond, name="ntk_cond", higher_is_better=False,
                        shared=SharedPass(_spectrum_pass, _cond_from), **_TENAS)
 ntk_min_eig_proxy = Proxy(fn=ntk_min_eig, name="ntk_min_eig", higher_is_better=True,
                           shared=SharedPass(_spectrum_pass, _min_eig_from), **_TENAS)
+
+
+# --- HNAS ----------------------------------------------------------------------------------------
+HNAS = ("HNAS (Shu et al. NeurIPS 2022) foresight/pruners/measures/ntk_trace.py and condnum.py, "
+        "as copied in hzf1174/RoBoT@1202f03")
+DELTAS_MSG = (
+    "{name} needs per-sample gradients of every conv/linear layer. It asks the network for per-sample "
+    "weight offsets: `apply_fn.deltas(variables, x)` must return a pytree of zeros that "
+    "`apply_fn({{**variables, 'deltas': deltas}}, x)` adds to each layer's weights, sample by sample. "
+    "jaxnas.models networks provide this; got {kind}."
+)
+
+
+def per_sample_gradients(apply_fn, variables, batch, objective, *, train: bool = True,
+                         name: str = "per_sample_gradients"):
+  """Each sample's contribution to the conv/linear weight and bias gradients of `objective`.
+
+  ``objective(logits, batch) -> scalar`` is differentiated through the *batched* forward pass
+  (BatchNorm in train mode unless ``train=False``) with respect to per-sample weight offsets
+  (:meth:`jaxnas.models.Network.deltas`), so row n of the result is what autograd-hacks'
+  ``compute_grad1`` gives for sample n: the backprop of sample n times its layer input, summed over
+  positions. With train-mode BatchNorm these rows carry cross-sample terms; in every mode they sum
+  to the ordinary gradient, and in eval mode row n is the gradient of sample n's objective alone.
+
+  Returns:
+    A list of (N, D_l) arrays, one per conv/linear kernel or bias (one per stacked cell).
+  """
+  if not hasattr(apply_fn, "deltas"):
+    raise TypeError(DELTAS_MSG.format(name=name, kind=type(apply_fn).__name__))
+  zeros = apply_fn.deltas(variables, batch.x)
+
+  def total(d):
+    return objective(apply_fn({**variables, "deltas": d}, batch.x, train=train), batch)
+
+  grads = jax.grad(total)(zeros)
+  rows = []
+  for path, g in jax.tree_util.tree_leaves_with_path(grads):
+    if is_stacked(path):  # (cells, N, ...) -> one (N, D) block per cell
+      rows.extend(g[c].reshape(g.shape[1], -1) for c in range(g.shape[0]))
+    else:
+      rows.append(g.reshape(g.shape[0], -1))
+  return rows
+
+
+def true_class_logit_sum(logits, batch):
+  """HNAS's objective: S = sum_i f_{y_i}(X)_i, the logit of each sample's own label."""
+  return jnp.sum(jnp.take_along_axis(logits, batch.y[:, None].astype(jnp.int32), axis=-1))
+
+
+def hnas_gradients(apply_fn, variables, batch):
+  """Per-sample gradients of HNAS's objective (:func:`true_class_logit_sum`): the shared pass."""
+  batch = check_batch(batch, needs_labels=True, name="hnas_gradients")
+  return per_sample_gradients(apply_fn, variables, batch, true_class_logit_sum, name="hnas_gradients")
+
+
+def hnas_ntk_matrix(apply_fn, variables, batch, *, dtype=None):
+  r"""HNAS's NTK :math:`\Theta = G G^\top` of per-sample gradient contributions, (N, N) in `dtype`."""
+  return _gram(hnas_gradients(apply_fn, variables, batch), dtype)
+
+
+def _gram(rows, dtype=None):
+  dt = rows[0].dtype if dtype is None else dtype
+  return sum(jnp.dot(g.astype(dt), g.astype(dt).T) for g in rows)
+
+
+def ntk_trace_norm(apply_fn, variables, batch, key):
+  r"""HNAS NTK trace norm :math:`\sqrt{\mathrm{tr}(\Theta) / N} = \sqrt{\mathrm{mean}_i \|g_i\|^2}`.
+
+  Follows HNAS's ``ntk_trace.py`` (RoBoT copies it verbatim): zero-cost-nas pipeline, one real
+  batch of 64 with labels, train-mode BatchNorm, PyTorch default init; objective
+  :math:`S = \sum_i f_{y_i}(X)_i`; g_i is sample i's per-sample gradient contribution over every
+  conv and linear weight *and bias* (autograd-hacks ``compute_grad1``, ``loss_type='sum'``;
+  :func:`per_sample_gradients`); :math:`\Theta = G G^\top`. Scored on the zero-cost-nas NB201
+  network, as the reference is. Higher = better in HNAS's use of it as a trainability signal.
+
+  Deliberate deviation: the trace is summed directly (the reference sums the float32 ``symeig``
+  eigenvalues of Theta, which equals the trace up to rounding).
+
+  Returns:
+    Scalar; exactly 1 for the zero-output NB201 cells, whose only non-zero per-sample gradient is
+    the classifier bias's one-hot label (g_i = e_{y_i}); every other network scores more.
+  """
+  del key
+  return _trace_norm_from(hnas_gradients(apply_fn, variables, batch), apply_fn, variables, batch, None)
+
+
+def hnas_cond(apply_fn, variables, batch, key, *, dtype=None):
+  r"""HNAS condition number :math:`\lambda_{max} / \lambda_{min}` of the trace norm's Theta. Lower = better.
+
+  HNAS's ``condnum.py``: the same per-sample gradients and kernel as :func:`ntk_trace_norm`
+  (weights and biases, true-class logit objective), unlike TE-NAS's :func:`ntk_cond` (rows of the
+  Jacobian of summed logits, weights and BN gammas). Eigenvalues by ``eigvalsh`` in `dtype` (None:
+  float64; the reference: ``symeig`` in float32); non-finite values are returned as they are (the
+  reference maps NaN to 100000; ranking maps them to worst in :func:`jaxnas.evaluate.oriented_scores`).
+
+  Returns:
+    Scalar; ``inf`` when Theta is singular (lambda_min <= 0 in floating point). On the zero-output
+    NB201 cells only the classifier bias moves the objective, Theta_ij = [y_i = y_j], so the value
+    is 1 when the batch's labels are all distinct and ``inf`` otherwise (any batch of 64 CIFAR
+    images).
+  """
+  del key
+  return _hnas_cond_from(hnas_gradients(apply_fn, variables, batch), apply_fn, variables, batch,
+                         None, dtype=dtype)
+
+
+def _trace_norm_from(rows, apply_fn, variables, batch, key):
+  n = rows[0].shape[0]
+  return jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in rows) / n)
+
+
+def _hnas_cond_from(rows, apply_fn, variables, batch, key, *, dtype=None):
+  dt = require_float64(dtype, "hnas_cond", EIG_X64_WHY)
+  ev = jnp.linalg.eigvalsh(_gram(rows, dt))
+  # Theta is positive semi-definite: a non-positive lambda_min is a singular kernel seen through
+  # rounding, whose condition number is infinite (not the sign rounding happened to give it).
+  return jnp.where(ev[0] > 0, ev[-1] / ev[0], jnp.inf)
+
+
+_HNAS = dict(needs_labels=True, needs_grad=True, reference=HNAS, batch_size=64,
+             network=(("variant", "zero_cost_nas"),))
+
+# Scored together, both read one pass of per-sample gradients (jaxnas.proxies.evaluate).
+ntk_trace_norm_proxy = Proxy(fn=ntk_trace_norm, name="ntk_trace_norm", higher_is_better=True,
+                             shared=SharedPass(hnas_gradients, _trace_norm_from), **_HNAS)
+hnas_cond_proxy = Proxy(fn=hnas_cond, name="hnas_cond", higher_is_better=False,
+                        shared=SharedPass(hnas_gradients, _hnas_cond_from), **_HNAS)

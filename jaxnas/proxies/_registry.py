@@ -9,7 +9,7 @@ import difflib
 
 from ._base import Proxy
 from ._jacobian import epe_nas_proxy, jacob_cov_proxy
-from ._ntk import ntk_cond_proxy, ntk_min_eig_proxy
+from ._ntk import hnas_cond_proxy, ntk_cond_proxy, ntk_min_eig_proxy, ntk_trace_norm_proxy
 from ._nwot import nwot_proxy
 from ._saliency import (
     fisher_proxy,
@@ -37,6 +37,8 @@ REGISTRY: dict[str, Proxy] = {
     "nwot": nwot_proxy,
     "ntk_cond": ntk_cond_proxy,
     "ntk_min_eig": ntk_min_eig_proxy,
+    "ntk_trace_norm": ntk_trace_norm_proxy,
+    "hnas_cond": hnas_cond_proxy,
 }
 
 

@@ -156,6 +156,10 @@ def test_conformance(name, batch):
       assert np.isnan(sz)  # no chosen weight moves the output: Theta = 0, 0/0
     elif name == "ntk_min_eig":
       assert sz == 0.0
+    elif name == "ntk_trace_norm":
+      assert sz == 1.0  # only the classifier bias moves S: g_i = e_{y_i}
+    elif name == "hnas_cond":  # Theta_ij = [y_i == y_j]: singular unless all labels differ
+      assert sz == (1.0 if len(set(np.asarray(batch.y).tolist())) == 8 else np.inf)
     else:
       assert not np.isnan(sz)
     if name == "nwot":  # all-none: no ReLU sees the input, K = N_A 11^T is singular
