@@ -94,11 +94,40 @@ def _result_diagonal_positions(trace: Sequence[int], diagonal: Sequence[int]) ->
   return positions
 
 
+#: Contracted length per step of :func:`_gram`: long contractions run as a loop of such products.
+GRAM_CHUNK = 65536
+
+
+def _gram(m1, m2):
+  """``einsum('dfc,dgc->dfg')``, the contracted axis c taken in chunks of :data:`GRAM_CHUNK`.
+
+  XLA:CPU (JAX 0.10) runs one product with a very long contracted axis (an NTK's parameter axis,
+  millions long) at a third of the speed of a loop accumulating products over slices of it:
+  measured 1.57 s against 0.70 s for a (64, 4M) x (4M, 64) product. Zero padding makes the slices
+  even; it adds nothing to the sums.
+  """
+  c = m1.shape[-1]
+  if c <= 2 * GRAM_CHUNK:
+    return jnp.einsum("dfc,dgc->dfg", m1, m2)
+  steps = -(-c // GRAM_CHUNK)
+  pad = [(0, 0), (0, 0), (0, steps * GRAM_CHUNK - c)]
+  m1, m2 = jnp.pad(m1, pad), jnp.pad(m2, pad)
+
+  def step(i, acc):
+    a = jax.lax.dynamic_slice_in_dim(m1, i * GRAM_CHUNK, GRAM_CHUNK, 2)
+    b = jax.lax.dynamic_slice_in_dim(m2, i * GRAM_CHUNK, GRAM_CHUNK, 2)
+    return acc + jnp.einsum("dfc,dgc->dfg", a, b)
+
+  init = jnp.zeros(m1.shape[:2] + m2.shape[1:2], jnp.result_type(m1, m2))
+  return jax.lax.fori_loop(0, steps, step, init)
+
+
 def _contract(j1, j2, n_out: int, trace: Sequence[int], diagonal: Sequence[int]):
   """sum_p j1[o1.., p..] j2[o2.., p..] over parameter axes and traced axes, in NT's layout.
 
-  Laid out as one (batched) matrix product with the contracted axes flattened last: XLA:CPU runs
-  that about 3x faster than a dot_general contracting the axes in place (measured on JAX 0.10).
+  Laid out as (batched) matrix products with the contracted axes flattened last (:func:`_gram`):
+  XLA:CPU runs that about 3x faster than a dot_general contracting the axes in place (measured on
+  JAX 0.10).
   """
   free = [a for a in range(n_out) if a not in trace and a not in diagonal]
   order = list(diagonal) + free + list(trace) + list(range(n_out, j1.ndim))
@@ -111,7 +140,7 @@ def _contract(j1, j2, n_out: int, trace: Sequence[int], diagonal: Sequence[int])
 
   m1, d_shape, f1 = as_matrix(j1)
   m2, _, f2 = as_matrix(j2)
-  prod = jnp.einsum("dfc,dgc->dfg", m1, m2).reshape(d_shape + f1 + f2)
+  prod = _gram(m1, m2).reshape(d_shape + f1 + f2)
   prod = _zip_axes(prod, len(diagonal))
   return jnp.moveaxis(prod, tuple(range(len(diagonal))), _result_diagonal_positions(trace, diagonal))
 

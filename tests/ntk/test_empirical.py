@@ -238,3 +238,20 @@ def test_bad_arguments_raise_clear_errors(getkey):
       ntk.empirical_ntk_fn(_mlp, trace_axes=(0,))(x, jnp.ones((3, 4)), params)
     with pytest.raises(TypeError, match="vmap_axes"):
       ntk.empirical_ntk_fn(_mlp, vmap_axes="0")(x, None, params)
+
+
+@pytest.mark.parametrize("trace,diagonal", [((-1,), ()), ((), ()), ((-1,), (1,))])
+def test_chunked_contraction_equals_one_product(getkey, monkeypatch, trace, diagonal):
+  """Long parameter axes are contracted slice by slice (padded to whole slices): same kernel."""
+  from jaxnas.ntk import _empirical
+
+  with jax.enable_x64(True):
+    params = _mlp_init(getkey(), [4, 8, 6])
+    x1 = jax.random.normal(getkey(), (5, 4), jnp.float64)
+    x2 = jax.random.normal(getkey(), (3, 4), jnp.float64)
+    fn = ntk.empirical_ntk_fn(_mlp, trace_axes=trace, diagonal_axes=diagonal)
+    whole = [fn(x1, None, params), fn(x1, x2, params)]
+    monkeypatch.setattr(_empirical, "GRAM_CHUNK", 5)  # 4x8 and 8x6 kernels: 7 and 10 steps, padded
+    sliced = [fn(x1, None, params), fn(x1, x2, params)]
+    for a, b in zip(whole, sliced):
+      np.testing.assert_allclose(b, a, **TOL["float64"])
