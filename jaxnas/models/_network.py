@@ -63,14 +63,7 @@ class Network:
     Leaves sit at the path of the layer's ``kernel`` with the name ``gate`` (stacked cells carry
     the stacking axis first); their dtype is the wider of the network's and `x`'s.
     """
-    arch = () if self.arch is None else (self.arch,)
-
-    def shapes(v, x, *arch):
-      _, state = self.module.apply(v, x, *arch, train=True, mutable=[GATES])
-      return state[GATES]
-
-    out = jax.eval_shape(shapes, variables, x, *arch)
-    return jax.tree.map(lambda s: jnp.ones(s.shape, jnp.promote_types(s.dtype, x.dtype)), out)
+    return self._filled_collection(variables, x, GATES, jnp.ones)
 
   def deltas(self, variables, x):
     """All-zero per-sample weight offsets for every conv/linear layer, for a batch shaped like `x`.
@@ -78,18 +71,24 @@ class Network:
     Pass them back as the ``'deltas'`` collection (``{**variables, 'deltas': d}``): the network is
     unchanged, and the gradient of an objective with respect to ``d`` holds, for every sample n,
     sample n's contribution to the gradient of each conv/linear kernel and bias (per-sample
-    gradients through the batched forward pass; :data:`jaxnas.models.DELTAS`). Leaves sit at
-    ``<layer path>/delta/kernel`` (and ``.../bias``) with shape ``(batch, *param.shape)``; stacked
-    cells carry the stacking axis first. Shapes only are traced; nothing runs.
+    gradients through the batched forward pass, as :func:`jaxnas.proxies.per_sample_gradients`
+    takes them). Leaves sit at ``<layer path>/delta/kernel`` (and ``.../bias``) with shape
+    ``(batch, *param.shape)``; stacked cells carry the stacking axis first; dtype as for
+    :meth:`gates`. Shapes only are traced; nothing runs.
     """
+    return self._filled_collection(variables, x, DELTAS, jnp.zeros)
+
+  def _filled_collection(self, variables, x, collection: str, fill):
+    """`fill(shape, dtype)` for every leaf the network declares in a per-sample `collection` for
+    a batch shaped like `x` (traced for shapes only), in the wider of its dtype and `x`'s."""
     arch = () if self.arch is None else (self.arch,)
 
     def shapes(v, x, *arch):
-      _, state = self.module.apply(v, x, *arch, train=True, mutable=[DELTAS])
-      return state[DELTAS]
+      _, state = self.module.apply(v, x, *arch, train=True, mutable=[collection])
+      return state[collection]
 
     out = jax.eval_shape(shapes, variables, x, *arch)
-    return jax.tree.map(lambda s: jnp.zeros(s.shape, jnp.promote_types(s.dtype, x.dtype)), out)
+    return jax.tree.map(lambda s: fill(s.shape, jnp.promote_types(s.dtype, x.dtype)), out)
 
   def active(self, variables):
     """Pytree like `variables` of bool scalars: True where the architecture uses that variable."""
