@@ -141,7 +141,8 @@ def per_sample_gradients(apply_fn, variables, batch, objective, *, train: bool =
   to the ordinary gradient, and in eval mode row n is the gradient of sample n's objective alone.
 
   Returns:
-    A list of (N, D_l) arrays, one per conv/linear kernel or bias (one per stacked cell).
+    A list of (N, D_l) arrays, one per conv/linear kernel or bias leaf (a stacked leaf's cells
+    side by side in D_l).
   """
   if not hasattr(apply_fn, "deltas"):
     raise TypeError(DELTAS_MSG.format(name=name, kind=type(apply_fn).__name__))
@@ -151,13 +152,9 @@ def per_sample_gradients(apply_fn, variables, batch, objective, *, train: bool =
     return objective(apply_fn({**variables, "deltas": d}, batch.x, train=train), batch)
 
   grads = jax.grad(total)(zeros)
-  rows = []
-  for path, g in jax.tree_util.tree_leaves_with_path(grads):
-    if is_stacked(path):  # (cells, N, ...) -> one (N, D) block per cell
-      rows.extend(g[c].reshape(g.shape[1], -1) for c in range(g.shape[0]))
-    else:
-      rows.append(g.reshape(g.shape[0], -1))
-  return rows
+  n = batch.x.shape[0]  # stacked leaves are (cells, N, ...): the sample axis comes first
+  return [(jnp.moveaxis(g, 1, 0) if is_stacked(path) else g).reshape(n, -1)
+          for path, g in jax.tree_util.tree_leaves_with_path(grads)]
 
 
 def true_class_logit_sum(logits, batch):
