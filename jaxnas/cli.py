@@ -58,6 +58,32 @@ def _write_rows(path: Path, header, rows) -> None:
   os.replace(tmp, path)
 
 
+def _resume_state(out: Path, meta_path: Path, meta: dict, header, wanted, overwrite: bool):
+  """Rows already in `out` (index -> fields), after checking they were made with these settings."""
+  if not out.exists() or overwrite:
+    return {}
+  old = json.loads(meta_path.read_text()) if meta_path.exists() else None
+  if old is None or {k: old.get(k) for k in meta} != meta:
+    raise ValueError(f"{out} exists and was made with other settings (see {meta_path}); pass "
+                     "--overwrite to replace it or choose another --out.")
+  rows = _read_rows(out, header)
+  return {i: rows[i] for i in wanted if i in rows}
+
+
+def _agree_on_done(done: dict, wanted: list[int], error: str | None) -> np.ndarray:
+  """Process 0's view of the finished rows, sent to every process (all must score the same todo)."""
+  from jax.experimental import multihost_utils
+
+  state = np.zeros(len(wanted) + 1, np.int32)
+  if jax.process_index() == 0:
+    state[0] = error is not None
+    state[1:] = [i in done for i in wanted]
+  state = np.asarray(multihost_utils.broadcast_one_to_all(state))
+  if state[0]:
+    raise ValueError(error or "process 0 refused to start (see its error message).")
+  return state[1:].astype(bool)
+
+
 def cmd_score(args) -> int:
   space = spaces.get(args.space)
   plist = proxies.parse(args.proxies)
@@ -72,56 +98,73 @@ def cmd_score(args) -> int:
       "seed": args.seed, "batch_sizes": sizes, "init": "pytorch",
   }
   meta_path = Path(str(out) + ".meta.json")
-  done: dict[int, list[str]] = {}
-  if out.exists() and not args.overwrite:
-    old = json.loads(meta_path.read_text()) if meta_path.exists() else None
-    if old is None or {k: old.get(k) for k in meta} != meta:
-      raise ValueError(f"{out} exists and was made with other settings (see {meta_path}); pass "
-                       "--overwrite to replace it or choose another --out.")
-    done = _read_rows(out, header)
-  out.parent.mkdir(parents=True, exist_ok=True)
-  meta_path.write_text(json.dumps(meta, indent=1))
   wanted = [int(i) for i in indices]
-  todo = np.asarray([i for i in wanted if i not in done], np.int64)
-  _write_rows(out, header, [done[i] for i in wanted if i in done])
-  if done:
-    logging.getLogger("jaxnas").warning("resuming %s: %d of %d architectures already scored",
-                                        out, len(wanted) - len(todo), len(wanted))
+  writer = jax.process_index() == 0  # in a multi-process run, process 0 owns the files
+  done: dict[int, list[str]] = {}
+  error = None
+  if writer:
+    try:
+      done = _resume_state(out, meta_path, meta, header, wanted, args.overwrite)
+    except ValueError as e:
+      if jax.process_count() == 1:
+        raise
+      error = str(e)
+  finished = (np.asarray([i in done for i in wanted], bool) if jax.process_count() == 1
+              else _agree_on_done(done, wanted, error))
+  todo = np.asarray(wanted, np.int64)[~finished]
+  if writer:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta_path.write_text(json.dumps(meta, indent=1))
+    _write_rows(out, header, [done[i] for i in wanted if i in done])
+    if done:
+      logging.getLogger("jaxnas").warning("resuming %s: %d of %d architectures already scored",
+                                          out, len(wanted) - len(todo), len(wanted))
   key = jax.random.key(args.seed)
   batches = {p.name: data.select(images, sizes[p.name], args.seed) for p in plist}
   enc = space.encoding_of(todo)
   timing: list = []
 
   def on_chunk(start, stop, scores):
+    rows = [[int(i), space.decode(e)] + [repr(float(v)) for v in row]
+            for i, e, row in zip(todo[start:stop], enc[start:stop], scores)]
+    if not writer:
+      return
     with open(out, "a", newline="") as fh:
-      w = csv.writer(fh)
-      for i, e, row in zip(todo[start:stop], enc[start:stop], scores):
-        fields = [int(i), space.decode(e)] + [repr(float(v)) for v in row]
-        done[int(i)] = [str(f) for f in fields]
-        w.writerow(fields)
+      csv.writer(fh).writerows(rows)
       fh.flush()
       os.fsync(fh.fileno())
+    for r in rows:
+      done[r[0]] = [str(f) for f in r]
 
   t0 = time.perf_counter()
-  if len(todo):
-    population.score_population(
-        enc, plist, batches, key, space=space.name,
-        network_kwargs={"num_classes": images.num_classes}, chunk_size=args.chunk_size,
-        method=args.method, progress=not args.no_progress, on_chunk=on_chunk, timing=timing)
-  _write_rows(out, header, [done[i] for i in wanted])
-  scores = np.asarray([[float(v) for v in done[i][2:]] for i in wanted])
+  with population.count_cache_events() as cache:
+    if len(todo):
+      population.score_population(
+          enc, plist, batches, key, space=space.name,
+          network_kwargs={"num_classes": images.num_classes}, chunk_size=args.chunk_size,
+          method=args.method, progress=not args.no_progress, on_chunk=on_chunk, timing=timing)
+  t = timing[0] if timing else None
   summary = {
       "out": str(out), "archs": len(wanted), "scored_now": int(len(todo)),
       "data": ("SYNTHETIC Gaussian images (not real data)" if images.synthetic else images.source),
       "batch_sizes": sizes, "seed": args.seed,
-      "compile_s": round(timing[0].compile_s, 2) if timing else 0.0,
-      "run_s": round(timing[0].run_s, 2) if timing else 0.0,
-      "s_per_arch": round(timing[0].run_s / max(len(todo), 1), 4) if timing else 0.0,
+      "processes": jax.process_count(), "devices": t.num_devices if t else len(jax.devices()),
+      "chunk_size": t.chunk_size if t else args.chunk_size,
+      "lower_s": round(t.lower_s, 2) if t else 0.0,
+      "compile_s": round(t.compile_s, 2) if t else 0.0,
+      "compile_cache": {"dir": jax.config.jax_compilation_cache_dir, **cache},
+      "run_s": round(t.run_s, 2) if t else 0.0,
+      "s_per_arch": round(t.run_s / max(len(todo), 1), 4) if t else 0.0,
       "wall_s": round(time.perf_counter() - t0, 2),
-      "proxies": {p.name: {"median": float(np.median(scores[:, j])) if len(wanted) else None,
-                           "nonfinite": int((~np.isfinite(scores[:, j])).sum())}
-                  for j, p in enumerate(plist)},
   }
+  if not writer:
+    print(json.dumps({**summary, "process": jax.process_index(), "out": None}, indent=1))
+    return 0
+  _write_rows(out, header, [done[i] for i in wanted])
+  scores = np.asarray([[float(v) for v in done[i][2:]] for i in wanted])
+  summary["proxies"] = {p.name: {"median": float(np.median(scores[:, j])) if len(wanted) else None,
+                                 "nonfinite": int((~np.isfinite(scores[:, j])).sum())}
+                        for j, p in enumerate(plist)}
   print(json.dumps(summary, indent=1))
   return 0
 
@@ -181,10 +224,22 @@ def build_parser() -> argparse.ArgumentParser:
                       "params, flops and synflow read only the image shape)")
   s.add_argument("--seed", type=int, default=0, help="seeds weights (per architecture) and the batch")
   s.add_argument("--out", default="scores.csv", help="CSV: index, arch, one column per proxy")
-  s.add_argument("--chunk-size", type=int, default=8, help="architectures per compiled call")
+  s.add_argument("--chunk-size", type=_positive_int, default=None,
+                 help="architectures per device per compiled call (default: automatic; rows are "
+                      "saved after every call)")
   s.add_argument("--method", default="map", choices=population.METHODS)
   s.add_argument("--overwrite", action="store_true", help="replace --out instead of resuming it")
   s.add_argument("--no-progress", action="store_true")
+  s.add_argument("--compile-cache", default=str(population.default_cache_dir()),
+                 help="directory of JAX's persistent compilation cache, shared by later runs "
+                      "('none' turns it off; default $JAXNAS_CACHE/xla or ~/.cache/jaxnas/xla)")
+  d = s.add_argument_group("multi-process runs (jax.distributed; every process runs the same "
+                           "command, process 0 writes --out)")
+  d.add_argument("--distributed", action="store_true",
+                 help="join a multi-process run detected by JAX (Cloud TPU pod, Slurm, Open MPI)")
+  d.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0")
+  d.add_argument("--num-processes", type=_positive_int)
+  d.add_argument("--process-id", type=int)
   s.set_defaults(func=cmd_score)
   c = sub.add_parser("correlate", help="rank correlation of scores with benchmark accuracy")
   c.add_argument("--scores", required=True)
@@ -196,10 +251,27 @@ def build_parser() -> argparse.ArgumentParser:
   return ap
 
 
+def _positive_int(text: str) -> int:
+  if not text.isdigit() or int(text) < 1:
+    raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+  return int(text)
+
+
+def _start_runtime(args) -> None:
+  """Compilation cache and multi-process start-up, before JAX touches a device."""
+  if getattr(args, "compile_cache", "none").lower() != "none":
+    # Every program the CLI compiles is kept (a handful per configuration), not only slow ones.
+    population.enable_compilation_cache(args.compile_cache, min_compile_time_s=0.0)
+  flags = [getattr(args, f, None) is not None for f in ("coordinator", "num_processes", "process_id")]
+  if getattr(args, "distributed", False) or any(flags):
+    population.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
+
+
 def main(argv=None) -> int:
   logging.basicConfig(level=logging.WARNING, format="jaxnas: %(message)s")
   args = build_parser().parse_args(argv)
   try:
+    _start_runtime(args)
     # synflow's reference computes in float64 (NB201 scores exceed float32's range). The CLI is an
     # application, so it enables 64-bit JAX for its own run, scoped; networks stay float32.
     with jax.enable_x64(True):

@@ -7,9 +7,15 @@ import numpy as np
 
 import jaxnas
 from jaxnas import spaces
-from jaxnas.cli import main
+from jaxnas import cli
 
 from .conftest import CIFAR_NPZ, NB201_CSV, needs_file
+
+
+def main(argv):
+  """The CLI in this process, without its persistent compilation cache (a process-wide JAX option
+  that tests in this process must not turn on; the subprocess tests cover it)."""
+  return cli.main(argv + ["--compile-cache", "none"] if argv[0] == "score" else argv)
 
 
 def _rows(path):

@@ -1,9 +1,18 @@
-"""Population scoring: many architectures, one compiled program (jit + lax.map / vmap, chunks)."""
+"""Population scoring: many architectures, one compiled program (jit + shard_map over a device
+mesh, lax.map / vmap per device, chunks), across processes with JAX's distributed runtime."""
 
+from ._runtime import count_cache_events as count_cache_events
+from ._runtime import default_cache_dir as default_cache_dir
+from ._runtime import enable_compilation_cache as enable_compilation_cache
+from ._runtime import initialize_distributed as initialize_distributed
 from ._score import METHODS as METHODS
 from ._score import ScoreTiming as ScoreTiming
+from ._score import available_memory as available_memory
 from ._score import member_keys as member_keys
+from ._score import population_mesh as population_mesh
 from ._score import score_exact as score_exact
 from ._score import score_population as score_population
 
-__all__ = ["METHODS", "ScoreTiming", "member_keys", "score_exact", "score_population"]
+__all__ = ["METHODS", "ScoreTiming", "available_memory", "count_cache_events", "default_cache_dir",
+           "enable_compilation_cache", "initialize_distributed", "member_keys", "population_mesh",
+           "score_exact", "score_population"]

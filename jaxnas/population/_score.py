@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from jaxnas import models, spaces
 from jaxnas.proxies import Batch, Proxy, evaluate
@@ -18,19 +22,30 @@ from jaxnas.proxies._base import as_batch
 log = logging.getLogger("jaxnas")
 
 METHODS = ("map", "vmap")
+AXIS = "population"
+AUTO_MAP_CHUNK = 8
+MAX_AUTO_CHUNK = 256
 
 
 class ScoreTiming(NamedTuple):
-  """Wall-clock split of a population run (seconds)."""
+  """Wall-clock split of a population run (seconds).
+
+  ``compile_s`` is XLA compilation (or loading the program from JAX's persistent compilation
+  cache), ``lower_s`` tracing and lowering to StableHLO; both are 0 when the process had compiled
+  the program before. ``chunk_size`` is members per device per call, ``num_devices`` the mesh size.
+  """
 
   compile_s: float
   run_s: float
   num_archs: int
+  lower_s: float = 0.0
+  chunk_size: int = 0
+  num_devices: int = 1
 
 
 def member_keys(key: jax.Array, indices) -> jax.Array:
   """One key per architecture, ``fold_in(key, official_index)``: a member's score does not depend
-  on which population (or chunk) it is scored in."""
+  on which population (or chunk, device or process) it is scored in."""
   return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.asarray(indices, jnp.uint32))
 
 
@@ -58,11 +73,27 @@ def _out_dtype():
   return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
 
+def population_mesh(devices: Optional[Sequence] = None) -> Mesh:
+  """A 1-D mesh (axis ``'population'``) over `devices`, by default every device of every process
+  (``jax.devices()``): the mesh :func:`score_population` shards members over."""
+  devs = list(jax.devices() if devices is None else devices)
+  if not devs:
+    raise ValueError("`devices` is empty.")
+  return Mesh(np.asarray(devs, dtype=object), (AXIS,))
+
+
 class _Program:
-  """One population program: the jitted chunk function and its executables by input signature."""
+  """One population program: the jitted chunk function and its executables by input signature.
+
+  The population axis of encodings and keys is split over every axis of the mesh (``shard_map``);
+  each device runs its members with ``lax.map`` (one after another) or ``vmap`` (all at once).
+  Images are replicated. Nothing crosses devices until the scores are gathered, so the
+  replication checker is off (``check_vma=False``): members never communicate, and its typing
+  rejects the supernet's ``lax.switch`` (branches that do and do not touch per-member state).
+  """
 
   def __init__(self, space: str, proxies: tuple, network_kwargs: tuple, method: str, init: str,
-               batch_ids: tuple):
+               batch_ids: tuple, mesh: Mesh, key_impl: str):
     groups = [(models.supernet(space, **dict(kw)), idx)
               for kw, idx in _groups(proxies, dict(network_kwargs))]
     if any(net is None for net, _ in groups):
@@ -81,31 +112,45 @@ class _Program:
           out[j] = jnp.asarray(s, _out_dtype())
       return jnp.stack(out)
 
-    if method == "map":
-      self.jitted = jax.jit(lambda e, k, b: jax.lax.map(lambda a: member(a[0], a[1], b), (e, k)))
-    else:
-      self.jitted = jax.jit(jax.vmap(member, in_axes=(0, 0, None)))
+    def population_chunk(enc, key_data, unique_batches):  # one device's members
+      keys = jax.random.wrap_key_data(key_data, impl=key_impl)
+      if method == "map":
+        return jax.lax.map(lambda a: member(a[0], a[1], unique_batches), (enc, keys))
+      return jax.vmap(member, in_axes=(0, 0, None))(enc, keys, unique_batches)
+
+    self.mesh = mesh
+    self.members = P(mesh.axis_names)
+    self.jitted = jax.jit(jax.shard_map(population_chunk, mesh=mesh, in_specs=(self.members, self.members, P()),
+                                        out_specs=self.members, check_vma=False))
     self.executables: dict = {}
     self.traces = 0
 
   def compiled(self, enc, keys, batches, compiler_options):
-    """(executable, seconds spent compiling: 0 when this signature was compiled before)."""
+    """(executable, seconds lowering, seconds compiling): zeros when compiled before."""
     sig = repr((jax.tree.map(lambda a: (a.shape, str(a.dtype)), (enc, batches)), keys.shape,
                 jax.config.jax_enable_x64, sorted((compiler_options or {}).items())))
     if sig in self.executables:
-      return self.executables[sig], 0.0
+      return self.executables[sig], 0.0, 0.0
     t0 = time.perf_counter()
     self.traces += 1
-    exe = self.jitted.lower(enc, keys, batches).compile(compiler_options=compiler_options)
+    lowered = self.jitted.lower(enc, keys, batches)
+    t1 = time.perf_counter()
+    exe = lowered.compile(compiler_options=compiler_options)
     self.executables[sig] = exe
-    return exe, time.perf_counter() - t0
+    return exe, t1 - t0, time.perf_counter() - t1
+
+  def put(self, array: np.ndarray, sharded: bool) -> jax.Array:
+    """A global array from a host array every process holds in full (each fills its own shards)."""
+    array = np.asarray(array)
+    sharding = NamedSharding(self.mesh, self.members if sharded else P())
+    return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
 
 
 @functools.lru_cache(maxsize=32)
 def _program(space: str, proxies: tuple, network_kwargs: tuple, method: str, init: str,
-             batch_ids: tuple) -> _Program:
-  """The program for one (space, proxy set, network options, method, init, batch sharing)."""
-  return _Program(space, proxies, network_kwargs, method, init, batch_ids)
+             batch_ids: tuple, mesh: Mesh, key_impl: str) -> _Program:
+  """The program for one (space, proxy set, network options, method, init, batch sharing, mesh)."""
+  return _Program(space, proxies, network_kwargs, method, init, batch_ids, mesh, key_impl)
 
 
 def _unique_batches(per_proxy: Sequence[Batch]):
@@ -136,20 +181,82 @@ def _same_batch(a: Batch, b: Batch) -> bool:
   return True
 
 
+def available_memory(device) -> Optional[int]:
+  """Bytes free on `device`: the allocator's limit minus its use on GPU/TPU, the host's available
+  memory (``MemAvailable``) shared by the local CPU devices; None where neither is known."""
+  stats = None
+  try:
+    stats = device.memory_stats()
+  except Exception:  # backends without allocator statistics
+    stats = None
+  if stats and stats.get("bytes_limit"):
+    return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+  if device.platform != "cpu":
+    return None
+  try:
+    with open("/proc/meminfo") as fh:
+      for line in fh:
+        if line.startswith("MemAvailable:"):
+          return int(line.split()[1]) * 1024 // max(len(jax.local_devices(backend="cpu")), 1)
+  except OSError:
+    pass
+  try:
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+  except (ValueError, OSError, AttributeError):
+    return None
+
+
+def _program_bytes(exe) -> Optional[int]:
+  """Peak device bytes of one executable (temporaries + arguments + outputs), if XLA reports it."""
+  try:
+    m = exe.memory_analysis()
+  except Exception:  # not every backend implements it
+    return None
+  if m is None:
+    return None
+  return int(m.temp_size_in_bytes + m.argument_size_in_bytes + m.output_size_in_bytes
+             - getattr(m, "alias_size_in_bytes", 0))
+
+
+def _auto_chunk(method: str, probe_bytes: Optional[int], free: Optional[int],
+                memory_fraction: float) -> int:
+  """Members per device per call when the caller gave none.
+
+  With ``'map'`` members run one after another inside a call, so memory does not grow with the
+  chunk: AUTO_MAP_CHUNK members, which only sets how often scores come back (progress, saving).
+  With ``'vmap'`` a chunk's members run at once and memory grows with it: as many members as fit
+  in `memory_fraction` of the free memory at the cost of a one-member program, at most
+  MAX_AUTO_CHUNK.
+  """
+  if method == "map":
+    return AUTO_MAP_CHUNK
+  if not probe_bytes or not free:
+    return AUTO_MAP_CHUNK
+  return int(max(1, min(MAX_AUTO_CHUNK, (memory_fraction * free) // probe_bytes)))
+
+
 def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
                      space: str = "nb201", network_kwargs: Optional[Mapping] = None,
-                     chunk_size: int = 8, method: str = "map", init: str = "pytorch",
+                     chunk_size: Optional[int] = None, method: str = "map", init: str = "pytorch",
+                     mesh: Optional[Mesh] = None, memory_fraction: float = 0.5,
                      progress: bool = False,
                      on_chunk: Optional[Callable[[int, int, np.ndarray], None]] = None,
                      timing: Optional[list] = None,
                      compiler_options: Optional[Mapping] = None) -> np.ndarray:
-  """Scores (P, len(proxies)) of a population, one compiled program for all chunks.
+  """Scores (P, len(proxies)) of a population: one compiled program for all chunks and devices.
 
   Every member gets fresh weights from its own key (``fold_in(key, official_index)``, see
   :func:`member_keys`), is run through the space's masked supernet, and each proxy is evaluated
   on the network its reference used (``Proxy.network``, merged over `network_kwargs`). Images are
   arguments of the program, not constants: new images or a second population of the same shapes
-  reuse the compiled program (within the process).
+  reuse the compiled program (within the process; across processes through JAX's persistent
+  compilation cache when it is enabled, see :func:`enable_compilation_cache`).
+
+  The population is cut into chunks of ``chunk_size`` members per device; each call shards a chunk
+  over the devices of `mesh` (``shard_map``; by default every device of every process), so a
+  member's score does not depend on the number of devices or processes. In a multi-process run
+  (:func:`initialize_distributed`) every process calls this function with the same arguments,
+  fills its own devices' shards, and receives all the scores.
 
   Args:
     encodings: (P, L) int encodings of `space`.
@@ -159,19 +266,31 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     space: a space name; spaces without a masked supernet ('nats_sss') are scored per
       architecture by :func:`score_exact`.
     network_kwargs: base network options (e.g. ``{'num_classes': 100}``).
-    chunk_size: members per compiled call; the last chunk is padded (no recompilation).
-    method: 'map' (``lax.map``: members one after another; on CPU this lets ``lax.switch`` run only
-      the chosen op per edge) or 'vmap' (all members of a chunk at once; every branch runs).
+    chunk_size: members per device per compiled call; the last chunk is padded (no
+      recompilation). None chooses it (see ``method``).
+    method: 'map' (``lax.map``: a device's members one after another; memory is one member's
+      whatever the chunk, and on CPU ``lax.switch`` runs only the chosen op per edge; chunk None
+      means 8) or 'vmap' (a device's members of a chunk at once, every branch runs; memory grows
+      with the chunk, and chunk None fits it to `memory_fraction` of the free device memory,
+      measured from a one-member program's XLA memory analysis).
     init: 'pytorch' (default init, all references of these proxies) or 'normal'.
-    progress: show a tqdm bar with architectures/second.
+    mesh: the devices to shard members over (any shape; members are split over all its axes):
+      default :func:`population_mesh` of ``jax.devices()``.
+    memory_fraction: share of free memory an automatic 'vmap' chunk may use.
+    progress: show a tqdm bar with architectures/second and ETA (after compilation; on process 0).
     on_chunk: ``on_chunk(start, stop, scores)`` after each chunk (for incremental persistence).
     timing: if a list is given, a :class:`ScoreTiming` is appended to it.
     compiler_options: XLA compiler options for the program (e.g. less optimisation in tests).
   """
   if method not in METHODS:
     raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
-  if int(chunk_size) < 1:
-    raise ValueError(f"`chunk_size` must be >= 1, got {chunk_size!r}.")
+  if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
+                                 or chunk_size < 1):
+    raise ValueError(f"`chunk_size` must be a positive integer or None (automatic), got {chunk_size!r}.")
+  if not 0 < memory_fraction <= 1:
+    raise ValueError(f"`memory_fraction` must be in (0, 1], got {memory_fraction!r}.")
+  if mesh is not None and not isinstance(mesh, Mesh):
+    raise TypeError(f"`mesh` must be a jax.sharding.Mesh (see population_mesh), got {type(mesh).__name__}.")
   if not proxies:
     raise ValueError("`proxies` is empty.")
   for p in proxies:
@@ -186,31 +305,54 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     return score_exact(enc, proxies, batches, key, space=space, network_kwargs=network_kwargs,
                        init=init, progress=progress, on_chunk=on_chunk, timing=timing,
                        compiler_options=compiler_options)
+  mesh = population_mesh() if mesh is None else mesh
   unique, batch_ids = _unique_batches([_batch_for(batches, p) for p in proxies])
-  keys = member_keys(key, sp.index_of(enc))
+  key_data = np.asarray(jax.random.key_data(member_keys(key, sp.index_of(enc))))
   program = _program(space, tuple(proxies), tuple(sorted(network_kwargs.items())), method, init,
-                     batch_ids)
+                     batch_ids, mesh, str(jax.random.key_impl(key)))
+  ndev = mesh.size
+  show = progress and jax.process_index() == 0
+  bar = _progress(enc.shape[0], show)
+  if bar is not None:
+    bar.set_description("compiling (once per machine with the compilation cache)")
+  rep = jax.tree.map(lambda a: program.put(a, sharded=False), unique)
 
+  def chunk_inputs(start, stop, per_device):
+    width = per_device * ndev
+    rows = np.arange(start, start + width)
+    rows[stop - start:] = start  # padding repeats the first member; its scores are dropped
+    return (program.put(enc[rows].astype(np.int32), True), program.put(key_data[rows], True))
+
+  lower_s = compile_s = 0.0
+  per_device = chunk_size
+  if per_device is None:
+    probe = None
+    if method == "vmap":
+      e, k = chunk_inputs(0, 1, 1)
+      exe, lo, co = program.compiled(e, k, rep, compiler_options)
+      lower_s, compile_s = lower_s + lo, compile_s + co
+      probe = _program_bytes(exe)
+    local = [d for d in mesh.devices.flat if d.process_index == jax.process_index()]
+    per_device = _auto_chunk(method, probe, available_memory(local[0]), memory_fraction)
+    if jax.process_count() > 1:  # every process must run the same program: the smallest choice
+      per_device = int(np.min(multihost_utils.process_allgather(np.int64(per_device))))
   n = enc.shape[0]
-  c = int(min(chunk_size, max(n, 1)))
+  per_device = int(min(per_device, max(-(-n // ndev), 1)))
+  width = per_device * ndev
   out = np.zeros((n, len(proxies)), np.float64)
-  bar = _progress(n, progress)
-  compile_s = run_s = 0.0
-  for start in range(0, n, c):
-    stop = min(start + c, n)
-    pad = c - (stop - start)
-    e = jnp.asarray(np.concatenate([enc[start:stop], np.repeat(enc[start:start + 1], pad, 0)]),
-                    jnp.int32)
-    k = jnp.concatenate([keys[start:stop], jnp.repeat(keys[start:start + 1], pad, 0)])
+  run_s = 0.0
+  for start in range(0, n, width):
+    stop = min(start + width, n)
+    e, k = chunk_inputs(start, stop, per_device)
+    exe, lo, co = program.compiled(e, k, rep, compiler_options)
+    lower_s, compile_s = lower_s + lo, compile_s + co
     if bar is not None and start == 0:
-      bar.set_description("compiling (once per process)")
-    exe, spent = program.compiled(e, k, unique, compiler_options)
-    compile_s += spent
-    if bar is not None and spent:
       bar.set_description("scoring")
       bar.reset()  # so the rate and ETA exclude compilation
     t0 = time.perf_counter()
-    scores = np.asarray(exe(e, k, unique))[: stop - start]
+    res = exe(e, k, rep)
+    scores = np.asarray(res if res.is_fully_addressable
+                        else multihost_utils.process_allgather(res, tiled=True))[: stop - start]
     run_s += time.perf_counter() - t0
     out[start:stop] = scores
     if on_chunk is not None:
@@ -219,9 +361,10 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
       bar.update(stop - start)
   if bar is not None:
     bar.close()
-  log.info("scored %d architectures: compile %.1f s, run %.1f s", n, compile_s, run_s)
+  log.info("scored %d architectures on %d device(s): lower %.1f s, compile %.1f s, run %.1f s",
+           n, ndev, lower_s, compile_s, run_s)
   if timing is not None:
-    timing.append(ScoreTiming(compile_s, run_s, n))
+    timing.append(ScoreTiming(compile_s, run_s, n, lower_s, per_device, ndev))
   return out
 
 

@@ -86,7 +86,8 @@ def test_second_population_of_the_same_shape_does_not_recompile(setup):
     t1, t2 = [], []
     population.score_population(enc[:2], plist[:1], batch, jax.random.key(0), network_kwargs=SMALL,
                                 chunk_size=2, timing=t1, **FAST)
-    prog = _program("nb201", tuple(plist[:1]), tuple(sorted(SMALL.items())), "map", "pytorch", (0,))
+    prog = _program("nb201", tuple(plist[:1]), tuple(sorted(SMALL.items())), "map", "pytorch", (0,),
+                    population.population_mesh(), str(jax.random.key_impl(jax.random.key(0))))
     traces = prog.traces
     other = Batch(batch.x + 1.0)  # new images, same shapes
     population.score_population(enc[2:4], plist[:1], other, jax.random.key(9), network_kwargs=SMALL,
