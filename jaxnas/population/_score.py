@@ -32,7 +32,8 @@ class ScoreTiming(NamedTuple):
 
   ``compile_s`` is XLA compilation (or loading the program from JAX's persistent compilation
   cache), ``lower_s`` tracing and lowering to StableHLO; both are 0 when the process had compiled
-  the program before. ``chunk_size`` is members per device per call, ``num_devices`` the mesh size.
+  the program before. ``chunk_size`` is members per device per call, ``num_devices`` the mesh size,
+  ``chunk_run_s`` the run time of each call (scores back on the host), in order.
   """
 
   compile_s: float
@@ -41,6 +42,7 @@ class ScoreTiming(NamedTuple):
   lower_s: float = 0.0
   chunk_size: int = 0
   num_devices: int = 1
+  chunk_run_s: tuple = ()
 
 
 def member_keys(key: jax.Array, indices) -> jax.Array:
@@ -340,7 +342,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   per_device = int(min(per_device, max(-(-n // ndev), 1)))
   width = per_device * ndev
   out = np.zeros((n, len(proxies)), np.float64)
-  run_s = 0.0
+  chunk_run_s = []
   for start in range(0, n, width):
     stop = min(start + width, n)
     e, k = chunk_inputs(start, stop, per_device)
@@ -353,7 +355,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     res = exe(e, k, rep)
     scores = np.asarray(res if res.is_fully_addressable
                         else multihost_utils.process_allgather(res, tiled=True))[: stop - start]
-    run_s += time.perf_counter() - t0
+    chunk_run_s.append(time.perf_counter() - t0)
     out[start:stop] = scores
     if on_chunk is not None:
       on_chunk(start, stop, scores)
@@ -361,10 +363,11 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
       bar.update(stop - start)
   if bar is not None:
     bar.close()
+  run_s = float(sum(chunk_run_s))
   log.info("scored %d architectures on %d device(s): lower %.1f s, compile %.1f s, run %.1f s",
            n, ndev, lower_s, compile_s, run_s)
   if timing is not None:
-    timing.append(ScoreTiming(compile_s, run_s, n, lower_s, per_device, ndev))
+    timing.append(ScoreTiming(compile_s, run_s, n, lower_s, per_device, ndev, tuple(chunk_run_s)))
   return out
 
 
