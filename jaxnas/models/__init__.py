@@ -3,6 +3,7 @@
 from ._init import INITS as INITS
 from ._init import init_from_shapes as init_from_shapes
 from ._layers import Activation as Activation
+from ._layers import Output as Output
 from ._network import Network as Network
 from ._network import nats_size_network as nats_size_network
 from ._network import nb201_network as nb201_network
@@ -13,6 +14,6 @@ from ._tiny import TinyNetwork as TinyNetwork
 from ._tiny import nb201_widths as nb201_widths
 
 __all__ = [
-    "Activation", "INITS", "Network", "TinyNetwork", "init_from_shapes", "nats_size_network",
+    "Activation", "INITS", "Network", "Output", "TinyNetwork", "init_from_shapes", "nats_size_network",
     "nb201_network", "nb201_widths", "network", "supernet", "with_arch",
 ]

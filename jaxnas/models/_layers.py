@@ -40,6 +40,26 @@ class Activation:
   wrapped: bool = flax.struct.field(pytree_node=False, default=True)
 
 
+@flax.struct.dataclass
+class Output:
+  """A module output captured during a forward pass (``capture="outputs"``).
+
+  One record per distinct tensor that a PyTorch forward hook registered on *every* module of the
+  reference network (``named_modules()``) would see, with the number of modules that output it:
+  a ReLU-conv-BN block's BN output is also the output of the block's ``nn.Sequential`` and of the
+  block itself (weight 3). Outputs that such a hook could only see as a vector per sample (global
+  pooling, flattened features, logits) are not captured. MeCo reads these.
+
+  Attributes:
+    value: the tensor, (batch, H, W, C).
+    weight: how many modules of the reference network output this tensor (a traced scalar in the
+      supernet, 0 where the selected architecture does not run the module).
+  """
+
+  value: jax.Array
+  weight: jax.Array
+
+
 # ---------------------------------------------------------------------------------------------
 # Initialisers (PyTorch defaults)
 # ---------------------------------------------------------------------------------------------
@@ -366,11 +386,13 @@ class ConvBNDecl(nn.Module):
     return p, s
 
 
-def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None, switch_safe: bool = False):
+def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None, switch_safe: bool = False,
+            with_conv: bool = False):
   """Pure forward of a :class:`ConvBNSpec` block. Returns (y, new_stats).
 
   `switch_safe` runs a stride-1 convolution through :func:`conv2d_same_grad_layout` (for blocks
-  inside ``lax.switch`` branches).
+  inside ``lax.switch`` branches). `with_conv` also returns the convolution's output (before BN):
+  (y, new_stats, z).
   """
   if spec.relu:
     x = jax.nn.relu(x)
@@ -383,15 +405,38 @@ def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None, switch_saf
                bias=p["conv"].get("bias"))
   y = apply_delta(y, x, p["conv"], stride=spec.stride, padding=spec.padding)
   y = apply_gate(y, p["conv"])
+  z = y
   if spec.bn:
     y, stats = batch_norm(y, p.get("bn"), stats, train=train, mask=mask)
+  if with_conv:
+    return y, stats, z
   return y, stats
 
 
 def run_conv_bn(module: nn.Module, spec: ConvBNSpec, x, *, train: bool, name: str, dtype,
-                mask=None):
-  """Declare the block's variables under `name` in `module`, run it and store stats updates."""
+                mask=None, with_conv: bool = False):
+  """Declare the block's variables under `name` in `module`, run it and store stats updates.
+
+  Returns y, or (y, z) with `with_conv` (z: the convolution's output before BN)."""
   p, s = ConvBNDecl(spec, dtype, name=name)(x.shape[0])
-  y, new = conv_bn(spec, p, read_stats(s), x, train=train, mask=mask)
+  y, new, z = conv_bn(spec, p, read_stats(s), x, train=train, mask=mask, with_conv=True)
   write_stats(module, s, new)
-  return y
+  return (y, z) if with_conv else y
+
+
+def conv_bn_outputs(spec: ConvBNSpec, x, z, y, live=1) -> list:
+  """The :class:`Output` records of one (ReLU ->) conv -> BN block run on `x` (conv output `z`,
+  block output `y`), as hooks on every PyTorch module see them: the ReLU's output once, the
+  conv's once, and the block output also as the output of the wrapping ``nn.Sequential`` and of
+  the block module (xautodl / zero-cost-nas ``ReLUConvBN``). A block without ReLU is a stride-1
+  ``FactorizedReduce`` (conv, BN, block). `live` (0/1, may be traced) scales every weight."""
+  one = jnp.asarray(live, jnp.int32)
+  outs = []
+  if spec.relu:
+    outs.append(Output(jax.nn.relu(x), one))
+  if spec.bn:
+    outs.append(Output(z, one))
+    outs.append(Output(y, one * (3 if spec.relu else 2)))
+  else:
+    outs.append(Output(y, one * (3 if spec.relu else 2)))
+  return outs

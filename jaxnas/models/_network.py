@@ -21,7 +21,8 @@ _EDGE_OP = re.compile(r"edge_(\d)_(\d)_(" + "|".join(OPS) + r")$")
 
 @flax.struct.dataclass
 class Network:
-  """A network of a search space, callable as ``net(variables, x, *, train=True, capture=False)``.
+  """A network of a search space, callable as ``net(variables, x, *, train=True, capture=False)``
+  (``capture``: False, True / "relu" for ReLU inputs, "outputs" for module outputs).
 
   This is the ``apply_fn`` every proxy takes. For an exact network ``arch`` is None (the cell is
   baked into ``module``); for the masked supernet ``arch`` is the traced (6,) int encoding, so a
@@ -34,7 +35,9 @@ class Network:
   module: TinyNetwork = flax.struct.field(pytree_node=False)
   arch: Optional[jax.Array] = None
 
-  def __call__(self, variables, x, *, train: bool = True, capture: bool = False):
+  def __call__(self, variables, x, *, train: bool = True, capture=False):
+    """Logits; with ``capture`` (True/"relu" or "outputs") also the captured tensors, see
+    :meth:`TinyNetwork.__call__`."""
     if self.module.arch is None:
       return self.module.apply(variables, x, self.arch, train=train, capture=capture)
     return self.module.apply(variables, x, train=train, capture=capture)

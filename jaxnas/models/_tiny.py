@@ -21,6 +21,7 @@ from ._layers import (
     STACK_SUFFIX,
     Activation,
     BNDecl,
+    Output,
     apply_delta,
     apply_gate,
     ConvBNDecl,
@@ -32,12 +33,16 @@ from ._layers import (
     batch_norm,
     conv2d,
     conv_bn,
+    conv_bn_outputs,
     read_stats,
     run_conv_bn,
     write_stats,
 )
 
 VARIANTS = ("xautodl", "zero_cost_nas")
+#: Values of ``capture``: False (logits only), True or "relu" (every ReLU input,
+#: :class:`Activation`), "outputs" (every module output a PyTorch forward hook would see, :class:`Output`).
+CAPTURES = (False, True, "relu", "outputs")
 SUPERNET_IMPLS = ("switch", "mask")
 
 _CONV_K = {CONV1X1: 1, CONV3X3: 3}
@@ -70,22 +75,26 @@ class Cell(nn.Module):
   batch_norm: bool = True
   impl: str = "switch"
   dtype: Any = jnp.float32
+  outputs: bool = False  # return module outputs (Output) instead of ReLU inputs (Activation)
 
   @nn.compact
   def __call__(self, x, arch=None, *, train: bool):
     nodes = [x]
     taps = []
+    outs = []
     for target in range(1, NUM_NODES):
       total = None
       for pos, (t, source) in enumerate(EDGES):
         if t != target:
           continue
         if self.arch is not None:
-          y = self._exact_edge(pos, int(self.arch[pos]), nodes[source], train)
+          y = self._exact_edge(pos, int(self.arch[pos]), nodes[source], train, outs)
         else:
-          y = self._super_edge(pos, arch[pos], nodes[source], train)
+          y = self._super_edge(pos, arch[pos], nodes[source], train, outs)
         total = y if total is None else total + y
       nodes.append(total)
+    if self.outputs:  # the cell module's own output
+      return nodes[-1], tuple(outs) + (Output(nodes[-1], jnp.ones((), jnp.int32)),)
     # ReLU inputs: a conv edge (or a width-changing pool edge) applies ReLU to its source node.
     for source in range(NUM_NODES - 1):
       weight = 0
@@ -102,27 +111,43 @@ class Cell(nn.Module):
         taps.append(Activation(nodes[source], jnp.asarray(weight, jnp.int32), True))
     return nodes[-1], tuple(taps)
 
-  def _exact_edge(self, pos: int, op: int, x, train: bool):
+  def _exact_edge(self, pos: int, op: int, x, train: bool, outs: list):
+    """The edge's output; with ``self.outputs`` its module outputs are appended to `outs` (a
+    'none' edge outputs zeros, whose correlation a hook would see as all-NaN: not captured)."""
     source = EDGES[pos][1]
     ci = self.cin if source == 0 else self.cout
     name = f"{_edge_name(pos)}_{OPS[op]}"
+    one = jnp.ones((), jnp.int32)
     if op == NONE:
       if ci == self.cout:
         return x * jnp.zeros((), x.dtype)
       return jnp.zeros(x.shape[:-1] + (self.cout,), x.dtype)
     if op == SKIP:
       if ci == self.cout:
+        if self.outputs:
+          outs.append(Output(x, one))  # Identity
         return x
       spec = ConvBNSpec(ci, self.cout, 1, relu=False)  # FactorizedReduce, stride 1
-      return run_conv_bn(self, spec, x, train=train, name=name, dtype=self.dtype)
-    if op in _CONV_K:
+    elif op in _CONV_K:
       spec = _cell_conv_spec(ci, self.cout, _CONV_K[op], self.variant, self.batch_norm)
-      return run_conv_bn(self, spec, x, train=train, name=name, dtype=self.dtype)
-    if ci != self.cout:  # POOLING with a ReLU-conv1x1-BN preprocess
-      x = run_conv_bn(self, ConvBNSpec(ci, self.cout, 1), x, train=train, name=name, dtype=self.dtype)
-    return avg_pool_3x3(x)
+    else:
+      spec = None
+      if ci != self.cout:  # POOLING with a ReLU-conv1x1-BN preprocess
+        pre = ConvBNSpec(ci, self.cout, 1)
+        x0 = x
+        x, z = run_conv_bn(self, pre, x, train=train, name=name, dtype=self.dtype, with_conv=True)
+        if self.outputs:
+          outs.extend(conv_bn_outputs(pre, x0, z, x))
+      y = avg_pool_3x3(x)
+      if self.outputs:
+        outs.append(Output(y, 2 * one))  # the pooling layer and the POOLING module
+      return y
+    y, z = run_conv_bn(self, spec, x, train=train, name=name, dtype=self.dtype, with_conv=True)
+    if self.outputs:
+      outs.extend(conv_bn_outputs(spec, x, z, y))
+    return y
 
-  def _super_edge(self, pos: int, op, x, train: bool):
+  def _super_edge(self, pos: int, op, x, train: bool, outs: list):
     if self.cin != self.cout:
       raise ValueError("The NB201 supernet cell needs cin == cout (true for every NB201 cell).")
     specs = {k: _cell_conv_spec(self.cout, self.cout, kk, self.variant, self.batch_norm)
@@ -132,30 +157,46 @@ class Cell(nn.Module):
     params = {k: d[0] for k, d in decl.items()}
     stats = {k: read_stats(d[1]) for k, d in decl.items()}
 
+    # With self.outputs every branch also returns its conv output before BN (zeros elsewhere).
     def conv_branch(k):
       def run(x):
-        y, new = conv_bn(specs[k], params[k], stats[k], x, train=train,
-                         switch_safe=self.impl == "switch")
-        return y, {**stats, k: new}
+        y, new, z = conv_bn(specs[k], params[k], stats[k], x, train=train,
+                            switch_safe=self.impl == "switch", with_conv=True)
+        return (y, {**stats, k: new}) + ((z,) if self.outputs else ())
       return run
 
+    def plain(f):
+      return lambda x: (f(x), stats) + ((jnp.zeros_like(x),) if self.outputs else ())
+
     branches = [
-        lambda x: (x * jnp.zeros((), x.dtype), stats),
-        lambda x: (x, stats),
+        plain(lambda x: x * jnp.zeros((), x.dtype)),
+        plain(lambda x: x),
         conv_branch(CONV1X1),
         conv_branch(CONV3X3),
-        lambda x: (avg_pool_3x3(x), stats),
+        plain(avg_pool_3x3),
     ]
     if self.impl == "switch":
-      y, new_stats = jax.lax.switch(op, branches, x)
+      res = jax.lax.switch(op, branches, x)
+      y, new_stats = res[0], res[1]
     else:
-      outs = [b(x) for b in branches]
+      all_outs = [b(x) for b in branches]
       onehot = jax.nn.one_hot(op, len(OPS), dtype=x.dtype)
-      y = sum(onehot[i] * o[0] for i, o in enumerate(outs))
+      y = sum(onehot[i] * o[0] for i, o in enumerate(all_outs))
       new_stats = {k: jax.tree.map(lambda new, old, k=k: jnp.where(op == k, new, old),
-                                   outs[k][1][k], stats[k]) for k in _CONV_K}
+                                   all_outs[k][1][k], stats[k]) for k in _CONV_K}
+      res = (y, new_stats) + ((sum(onehot[i] * o[2] for i, o in enumerate(all_outs)),)
+                              if self.outputs else ())
     for k, d in decl.items():
       write_stats(self, d[1], new_stats[k])
+    if self.outputs:
+      is_conv = ((op == CONV1X1) | (op == CONV3X3)).astype(jnp.int32)
+      spec = specs[CONV3X3]
+      outs.append(Output(jax.nn.relu(x), is_conv))  # the ReLU of a conv op
+      if spec.bn:
+        outs.append(Output(res[2], is_conv))  # the conv, before BN
+      # The edge output: BN (+ Sequential + ReLUConvBN) 3x, Identity 1x, pooling (+ POOLING) 2x.
+      mult = 3 * is_conv + (op == SKIP).astype(jnp.int32) + 2 * (op == AVG_POOL).astype(jnp.int32)
+      outs.append(Output(y, mult))
     return y
 
 
@@ -169,11 +210,12 @@ class _CellStep(nn.Module):
   impl: str
   train: bool
   dtype: Any
+  outputs: bool = False
 
   @nn.compact
   def __call__(self, h, arch):
     cell = Cell(self.width, self.width, self.arch, self.variant, self.batch_norm, self.impl,
-                self.dtype, name="cell")
+                self.dtype, self.outputs, name="cell")
     return cell(h, None if self.arch is not None else arch, train=self.train)
 
 
@@ -227,17 +269,24 @@ class TinyNetwork(nn.Module):
         raise ValueError(f"`arch` must be 6 op codes in 0..4, got {self.arch!r}.")
 
   @nn.compact
-  def __call__(self, x, arch=None, *, train: bool = True, capture: bool = False):
-    """Logits of images `x` (N, H, W, 3); with ``capture=True`` also the ReLU inputs.
+  def __call__(self, x, arch=None, *, train: bool = True, capture=False):
+    """Logits of images `x` (N, H, W, 3); with ``capture`` also intermediate tensors.
 
     Args:
       x: float images, NHWC.
       arch: the (6,) int cell encoding; required for the supernet (``self.arch is None``), must be
         None for an exact network.
       train: BatchNorm mode (True = batch statistics, as every zero-cost proxy reference uses).
-      capture: also return a tuple of :class:`Activation` (every ReLU input with its multiplicity).
+      capture: False: logits only. True or "relu": also a tuple of :class:`Activation` (every ReLU
+        input with its multiplicity). "outputs": also a tuple of :class:`Output`, every module
+        output that forward hooks on all modules of the reference PyTorch network would see
+        (zero-cost-nas ``NAS201Model`` for ``variant='zero_cost_nas'``, xautodl ``TinyNetwork``
+        otherwise), with the number of modules that output it; MeCo reads these.
     """
     self._check()
+    if capture not in CAPTURES:
+      raise ValueError(f"`capture` must be one of {CAPTURES}, got {capture!r}.")
+    outputs = capture == "outputs"
     if x.ndim != 4 or x.shape[-1] != 3:
       raise ValueError(f"`x` must be NHWC images with 3 channels, got shape {x.shape}.")
     if self.arch is None:
@@ -251,11 +300,21 @@ class TinyNetwork(nn.Module):
       raise ValueError("This network has a fixed `arch`; do not pass one to __call__.")
     if not jnp.issubdtype(x.dtype, jnp.floating):
       raise TypeError(f"`x` must be floating point, got {x.dtype}.")
+    zc = self.variant == "zero_cost_nas"
+    one = jnp.ones((), jnp.int32)
     n = len(self.widths) // 3
     reductions = [False] * n + [True] + [False] * n + [True] + [False] * n
     taps = []
+    outs = []
     stem = ConvBNSpec(3, self.widths[0], 3, bn=self.batch_norm, relu=False)
-    h = run_conv_bn(self, stem, x, train=train, name="stem", dtype=self.dtype)
+    h, z = run_conv_bn(self, stem, x, train=train, name="stem", dtype=self.dtype, with_conv=True)
+    if outputs:
+      # zero-cost-nas: stem(Sequential(conv, BN)) -> BN out 3x; xautodl: Sequential(conv, BN) -> 2x.
+      wrappers = 2 if zc else 1
+      if self.batch_norm:
+        outs += [Output(z, one), Output(h, (1 + wrappers) * one)]
+      else:
+        outs.append(Output(h, (1 + wrappers) * one))
     prev = self.widths[0]
     i = 0
     while i < len(self.widths):
@@ -264,20 +323,29 @@ class TinyNetwork(nn.Module):
         a = ConvBNSpec(prev, width, 3, stride=2)
         b = ConvBNSpec(width, width, 3)
         taps.append(Activation(h, jnp.ones((), jnp.int32), True))
-        y = run_conv_bn(self, a, h, train=train, name=f"layer{i}_conv_a", dtype=self.dtype)
-        taps.append(Activation(y, jnp.ones((), jnp.int32), True))
-        y = run_conv_bn(self, b, y, train=train, name=f"layer{i}_conv_b", dtype=self.dtype)
+        ya, za = run_conv_bn(self, a, h, train=train, name=f"layer{i}_conv_a", dtype=self.dtype,
+                             with_conv=True)
+        taps.append(Activation(ya, jnp.ones((), jnp.int32), True))
+        y, zb = run_conv_bn(self, b, ya, train=train, name=f"layer{i}_conv_b", dtype=self.dtype,
+                            with_conv=True)
         down = ConvDecl(prev, width, 1, False, self.dtype, name=f"layer{i}_downsample")(x.shape[0])
         pooled = avg_pool_2x2(h)
-        h = y + apply_gate(apply_delta(conv2d(pooled, down["kernel"]), pooled, down), down)
+        short = apply_gate(apply_delta(conv2d(pooled, down["kernel"]), pooled, down), down)
+        if outputs:
+          outs += conv_bn_outputs(a, h, za, ya) + conv_bn_outputs(b, ya, zb, y)
+          # shortcut Sequential(AvgPool, Conv1x1): pool 1x, conv (+ Sequential) 2x
+          outs += [Output(pooled, one), Output(short, 2 * one)]
+        h = y + short
+        if outputs:
+          outs.append(Output(h, one))  # the block
         i += 1
         prev = width
         continue
       if prev != width:  # width-changing cell (NATS size space): not scanned
         cell = Cell(prev, width, self.arch, self.variant, self.batch_norm, self.supernet_impl,
-                    self.dtype, name=f"layer{i}_cell")
+                    self.dtype, outputs, name=f"layer{i}_cell")
         h, cell_taps = cell(h, arch, train=train)
-        taps.extend(cell_taps)
+        (outs if outputs else taps).extend(cell_taps)
         i += 1
         prev = width
         continue
@@ -285,22 +353,33 @@ class TinyNetwork(nn.Module):
       while i + run < len(self.widths) and not reductions[i + run] and self.widths[i + run] == width:
         run += 1
       step = _scanned_cells(run)(width, self.arch, self.variant, self.batch_norm,
-                                 self.supernet_impl, train, self.dtype,
+                                 self.supernet_impl, train, self.dtype, outputs,
                                  name=f"layer{i}{STACK_SUFFIX}")
       h, stacked = step(h, arch if arch is not None else jnp.zeros((len(EDGES),), jnp.int32))
       for j in range(run):
-        taps.extend(Activation(t.pre[j], t.weight[j], t.wrapped) for t in stacked)
+        if outputs:
+          outs.extend(Output(t.value[j], t.weight[j]) for t in stacked)
+        else:
+          taps.extend(Activation(t.pre[j], t.weight[j], t.wrapped) for t in stacked)
+      if outputs and zc:  # zero-cost-nas wraps each stage's cells in an nn.Sequential
+        outs.append(Output(h, one))
       i += run
       prev = width
     if self.batch_norm:
       bp, bs = BNDecl(prev, dtype=self.dtype, name="lastact_bn")()
       h, new = batch_norm(h, bp, read_stats(bs), train=train)
       write_stats(self, bs, new)
+      if outputs:  # lastact = Sequential(BN, ReLU): BN 1x, ReLU (+ Sequential) 2x
+        outs += [Output(h, one), Output(jax.nn.relu(h), 2 * one)]
+    elif outputs:  # zero-cost-nas use_bn=False: lastact = ReLU
+      outs.append(Output(jax.nn.relu(h), one))
     taps.append(Activation(h, 1, False))
     feats = jnp.mean(jax.nn.relu(h), axis=(1, 2))
     dense = DenseDecl(prev, self.num_classes, self.dtype, name="classifier")(x.shape[0])
     logits = feats @ dense["kernel"].astype(feats.dtype) + dense["bias"].astype(feats.dtype)
     logits = apply_gate(apply_delta(logits, feats, dense), dense)
+    if outputs:
+      return logits, tuple(outs)
     if capture:
       return logits, tuple(taps)
     return logits

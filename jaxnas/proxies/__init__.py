@@ -15,6 +15,9 @@ from ._jacobian import correlation as correlation
 from ._jacobian import epe_nas as epe_nas
 from ._jacobian import input_jacobians as input_jacobians
 from ._jacobian import jacob_cov as jacob_cov
+from ._meco import channel_correlation as channel_correlation
+from ._meco import meco as meco
+from ._meco import meco_opt as meco_opt
 from ._ntk import hnas_cond as hnas_cond
 from ._ntk import hnas_gradients as hnas_gradients
 from ._ntk import hnas_ntk_matrix as hnas_ntk_matrix
@@ -42,14 +45,23 @@ from ._registry import get as get
 from ._registry import parse as parse
 from ._size import flops as flops
 from ._size import num_params as num_params
+from ._swap import activation_patterns as activation_patterns
+from ._swap import count_distinct_columns as count_distinct_columns
+from ._swap import reg_swap as reg_swap
+from ._swap import swap as swap
 from ._synflow import synflow as synflow
 from ._synflow import synflow_per_weight as synflow_per_weight
+from ._zico import split_gradients as split_gradients
+from ._zico import zico as zico
+from ._zico import zico_from_gradients as zico_from_gradients
 
 __all__ = [
     "ApplyFn", "Batch", "LossGradients", "Proxy", "ProxyFn", "REGISTRY", "SharedPass",
-    "activation_kernel", "correlation", "cross_entropy", "epe_nas", "evaluate", "fisher", "flops",
-    "get", "grad_norm", "grasp", "hnas_cond", "hnas_gradients", "hnas_ntk_matrix",
-    "input_jacobians", "jacob_cov", "l2_norm", "loss_gradients", "naswot_kernel", "ntk_cond",
+    "activation_kernel", "activation_patterns", "channel_correlation", "correlation",
+    "count_distinct_columns", "cross_entropy", "epe_nas", "evaluate", "fisher", "flops", "get",
+    "grad_norm", "grasp", "hnas_cond", "hnas_gradients", "hnas_ntk_matrix", "input_jacobians",
+    "jacob_cov", "l2_norm", "loss_gradients", "meco", "meco_opt", "naswot_kernel", "ntk_cond",
     "ntk_matrix", "ntk_min_eig", "ntk_spectrum", "ntk_trace_norm", "num_params", "nwot", "parse",
-    "per_sample_gradients", "plain", "snip", "synflow", "synflow_per_weight", "tenas_weight",
+    "per_sample_gradients", "plain", "reg_swap", "snip", "split_gradients", "swap", "synflow",
+    "synflow_per_weight", "tenas_weight", "zico", "zico_from_gradients",
 ]

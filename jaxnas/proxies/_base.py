@@ -22,7 +22,9 @@ class ApplyFn(Protocol):
   """``apply_fn(variables, x, *, train=True, capture=False)`` -> logits (or (logits, activations)).
 
   Any Flax ``module.apply``-style function works for proxies that only need logits; ``capture`` is
-  needed by activation-based proxies (NWOT) and is provided by :class:`jaxnas.models.Network`.
+  needed by activation-based proxies (``capture=True``: ReLU inputs, for NWOT and SWAP;
+  ``capture="outputs"``: every module output, for MeCo) and is provided by
+  :class:`jaxnas.models.Network`.
   """
 
   def __call__(self, variables, x, **kwargs) -> Any: ...

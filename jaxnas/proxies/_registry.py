@@ -9,6 +9,7 @@ import difflib
 
 from ._base import Proxy
 from ._jacobian import epe_nas_proxy, jacob_cov_proxy
+from ._meco import meco_opt_proxy, meco_proxy
 from ._ntk import hnas_cond_proxy, ntk_cond_proxy, ntk_min_eig_proxy, ntk_trace_norm_proxy
 from ._nwot import nwot_proxy
 from ._saliency import (
@@ -20,7 +21,9 @@ from ._saliency import (
     snip_proxy,
 )
 from ._size import flops_proxy, params
+from ._swap import reg_swap_proxy, swap_proxy
 from ._synflow import synflow_proxy
+from ._zico import zico_proxy
 
 REGISTRY: dict[str, Proxy] = {
     "params": params,
@@ -39,6 +42,11 @@ REGISTRY: dict[str, Proxy] = {
     "ntk_min_eig": ntk_min_eig_proxy,
     "ntk_trace_norm": ntk_trace_norm_proxy,
     "hnas_cond": hnas_cond_proxy,
+    "zico": zico_proxy,
+    "meco": meco_proxy,
+    "meco_opt": meco_opt_proxy,
+    "swap": swap_proxy,
+    "reg_swap": reg_swap_proxy,
 }
 
 

@@ -15,6 +15,10 @@ from ..conftest import TOL, fast_jit
 SMALL = dict(C=4, N=2)
 HEALTHY = (3, 2, 4, 3, 1, 3)
 ZERO = (3, 0, 0, 0, 0, 0)  # node 3 only reads 'none' edges
+KEYED = ("meco_opt",)  # the score depends on the key (random channel subsets)
+SAMPLE0 = ("meco", "meco_opt")  # read sample 0 only (other samples enter through BN statistics)
+SPLIT = ("zico",)  # cuts the batch into two halves, each with its own gradient
+SATURATING = ("swap", "reg_swap")  # counts saturate at 2**N patterns for this 8-sample batch
 
 
 # -- a tiny MLP with explicit ReLU capture, for naive re-implementations -----------------------
@@ -132,17 +136,25 @@ def test_conformance(name, batch):
     f = fast_jit(lambda v, b, k: proxy.fn(net, v, b, k))
     s1 = f(v, batch, jax.random.key(1))
     assert s1.shape == () and np.isfinite(s1)
-    # Deterministic given weights and batch; the key is unused by these definitions.
+    # Deterministic given weights, batch and key; the key is unused except by KEYED proxies.
     np.testing.assert_allclose(f(v, batch, jax.random.key(1)), s1, rtol=0)
-    np.testing.assert_allclose(f(v, batch, jax.random.key(2)), s1, rtol=0)
-    # Batch-permutation invariance (every registered proxy is symmetric in the samples).
+    if name not in KEYED:
+      np.testing.assert_allclose(f(v, batch, jax.random.key(2)), s1, rtol=0)
+    # Batch-permutation invariance: symmetric in the samples, except that SAMPLE0 proxies read
+    # sample 0 (kept in place) and SPLIT proxies are symmetric within and across the two halves.
     perm = np.random.default_rng(0).permutation(8)
-    tol = TOL["logdet_float64"] if name in ("nwot", "synflow", "params", "flops") else TOL["logdet_float32"]
+    if name in SAMPLE0:
+      perm = np.concatenate([[0], 1 + np.random.default_rng(0).permutation(7)])
+    elif name in SPLIT:
+      rng = np.random.default_rng(0)
+      perm = np.concatenate([4 + rng.permutation(4), rng.permutation(4)])  # halves swapped too
+    exact = ("nwot", "synflow", "params", "flops", "swap", "reg_swap")
+    tol = TOL["logdet_float64"] if name in exact else TOL["logdet_float32"]
     np.testing.assert_allclose(f(v, Batch(batch.x[perm], batch.y[perm]), jax.random.key(1)), s1,
                                **tol)  # float32 networks: summation order changes with the order
     # Depends on the weights (except the pure size proxies).
     v2 = net.init(jax.random.key(5), input_shape=(1, 8, 8, 3))
-    if name not in ("params", "flops"):
+    if name not in ("params", "flops") + SATURATING:
       assert not np.isclose(f(v2, batch, jax.random.key(1)), s1)
     # Zero-output cell: documented value, never a crash.
     z = _net(ZERO, proxy)
@@ -160,8 +172,17 @@ def test_conformance(name, batch):
       assert sz == 1.0  # only the classifier bias moves S: g_i = e_{y_i}
     elif name == "hnas_cond":  # Theta_ij = [y_i == y_j]: singular unless all labels differ
       assert sz == (1.0 if len(set(np.asarray(batch.y).tolist())) == 8 else np.inf)
+    elif name == "zico":
+      assert sz == 0.0  # every kernel gradient is 0 in both halves: every layer skipped
+    elif name in ("meco", "meco_opt", "swap", "reg_swap"):
+      assert np.isfinite(sz)  # the ReLUs / modules reading the stem output still contribute
     else:
       assert not np.isnan(sz)
+    if name in ("swap", "reg_swap"):  # all-none: every ReLU reads zeros, one (all-zero) pattern
+      a = _net((0,) * 6, proxy)
+      va = a.init(jax.random.key(0), input_shape=(1, 8, 8, 3))
+      sa = fast_jit(lambda v, b: proxies.swap(a, v, b, None))(va, batch)
+      assert sa == 1.0
     if name == "nwot":  # all-none: no ReLU sees the input, K = N_A 11^T is singular
       a = _net((0,) * 6, proxy)
       va = a.init(jax.random.key(0), input_shape=(1, 8, 8, 3))
