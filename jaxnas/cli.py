@@ -257,11 +257,24 @@ def _positive_int(text: str) -> int:
   return int(text)
 
 
+def _enable_compilation_cache(path: str) -> None:
+  """JAX's persistent compilation cache in `path` for this process (the CLI is an application, so
+  it sets this process-wide option itself). Every program is kept (a handful per configuration),
+  not only slow ones, so a second identical command compiles nothing."""
+  cache = Path(path).expanduser()
+  try:
+    cache.mkdir(parents=True, exist_ok=True)
+  except OSError as e:
+    raise ValueError(f"`--compile-cache`: cannot create {cache}: {e}.") from None
+  jax.config.update("jax_compilation_cache_dir", str(cache))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
 def _start_runtime(args) -> None:
   """Compilation cache and multi-process start-up, before JAX touches a device."""
   if getattr(args, "compile_cache", "none").lower() != "none":
-    # Every program the CLI compiles is kept (a handful per configuration), not only slow ones.
-    population.enable_compilation_cache(args.compile_cache, min_compile_time_s=0.0)
+    _enable_compilation_cache(args.compile_cache)
   flags = [getattr(args, f, None) is not None for f in ("coordinator", "num_processes", "process_id")]
   if getattr(args, "distributed", False) or any(flags):
     population.initialize_distributed(args.coordinator, args.num_processes, args.process_id)

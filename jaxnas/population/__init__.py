@@ -3,7 +3,6 @@ mesh, lax.map / vmap per device, chunks), across processes with JAX's distribute
 
 from ._runtime import count_cache_events as count_cache_events
 from ._runtime import default_cache_dir as default_cache_dir
-from ._runtime import enable_compilation_cache as enable_compilation_cache
 from ._runtime import initialize_distributed as initialize_distributed
 from ._score import METHODS as METHODS
 from ._score import ScoreTiming as ScoreTiming
@@ -14,5 +13,5 @@ from ._score import score_exact as score_exact
 from ._score import score_population as score_population
 
 __all__ = ["METHODS", "ScoreTiming", "available_memory", "count_cache_events", "default_cache_dir",
-           "enable_compilation_cache", "initialize_distributed", "member_keys", "population_mesh",
+           "initialize_distributed", "member_keys", "population_mesh",
            "score_exact", "score_population"]

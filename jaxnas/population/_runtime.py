@@ -16,30 +16,12 @@ CACHE_EVENTS = {
 
 
 def default_cache_dir() -> Path:
-  """``$JAXNAS_CACHE/xla``, by default ``~/.cache/jaxnas/xla``: where the CLI keeps compiled programs."""
-  return Path(os.environ.get("JAXNAS_CACHE", Path.home() / ".cache" / "jaxnas")).expanduser() / "xla"
+  """``$JAXNAS_CACHE/xla``, by default ``~/.cache/jaxnas/xla``: where the CLI keeps compiled programs.
 
-
-def enable_compilation_cache(path=None, *, min_compile_time_s: float = 1.0) -> Path:
-  """Turn on JAX's persistent compilation cache in `path` (default :func:`default_cache_dir`).
-
-  Programs that took at least `min_compile_time_s` to compile are written there and loaded by any
-  later process on this machine that builds the same program (same space, proxies, shapes, JAX
-  version and devices), so a second identical ``jaxnas score`` starts without recompiling. This
-  sets JAX's global ``jax_compilation_cache_dir`` option: call it once, at the start of a program
-  (the CLI does); the cache directory cannot be changed afterwards within the process.
+  The library never turns JAX's persistent compilation cache on itself (a process-wide option);
+  in your own program: ``jax.config.update("jax_compilation_cache_dir", str(default_cache_dir()))``.
   """
-  path = Path(default_cache_dir() if path is None else path).expanduser()
-  if min_compile_time_s < 0:
-    raise ValueError(f"`min_compile_time_s` must be >= 0, got {min_compile_time_s!r}.")
-  try:
-    path.mkdir(parents=True, exist_ok=True)
-  except OSError as e:
-    raise ValueError(f"Cannot create the compilation cache directory {path}: {e}.") from None
-  jax.config.update("jax_compilation_cache_dir", str(path))
-  jax.config.update("jax_persistent_cache_min_compile_time_secs", float(min_compile_time_s))
-  jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-  return path
+  return Path(os.environ.get("JAXNAS_CACHE", Path.home() / ".cache" / "jaxnas")).expanduser() / "xla"
 
 
 @contextlib.contextmanager

@@ -252,7 +252,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   on the network its reference used (``Proxy.network``, merged over `network_kwargs`). Images are
   arguments of the program, not constants: new images or a second population of the same shapes
   reuse the compiled program (within the process; across processes through JAX's persistent
-  compilation cache when it is enabled, see :func:`enable_compilation_cache`).
+  compilation cache when the caller enabled it, as the CLI does, see :func:`default_cache_dir`).
 
   The population is cut into chunks of ``chunk_size`` members per device; each call shards a chunk
   over the devices of `mesh` (``shard_map``; by default every device of every process), so a
