@@ -125,10 +125,10 @@ def cmd_score(args) -> int:
   timing: list = []
 
   def on_chunk(start, stop, scores):
-    rows = [[int(i), space.decode(e)] + [repr(float(v)) for v in row]
-            for i, e, row in zip(todo[start:stop], enc[start:stop], scores)]
     if not writer:
       return
+    rows = [[int(i), space.decode(e)] + [repr(float(v)) for v in row]
+            for i, e, row in zip(todo[start:stop], enc[start:stop], scores)]
     with open(out, "a", newline="") as fh:
       csv.writer(fh).writerows(rows)
       fh.flush()
