@@ -46,19 +46,20 @@ def _run(cmd, env, **kw):
 
 
 def _start_all(cmds, env):
+  """Starts every command at once and waits for all of them; only on a timeout (or another error
+  while waiting) are the ones still running killed."""
   procs = [subprocess.Popen(c, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True) for c in cmds]
-  outs = []
-  for c, p in zip(cmds, procs):
-    try:
-      out, err = p.communicate(timeout=TIMEOUT_S)
-    finally:
-      for q in procs:
-        if q.poll() is None:
-          q.kill()
+  try:
+    results = [p.communicate(timeout=TIMEOUT_S) for p in procs]
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        p.kill()
+        p.wait()
+  for c, p, (out, err) in zip(cmds, procs, results):
     assert p.returncode == 0, f"{c} failed:\n{out}\n{err[-4000:]}"
-    outs.append(out)
-  return outs
+  return [out for out, _ in results]
 
 
 def test_sharded_over_eight_cpu_devices_equals_one_device(tmp_path):
@@ -156,11 +157,12 @@ def test_distributed_arguments_are_checked():
 
 
 def test_automatic_chunk_size():
-  assert _auto_chunk("map", None, None, 0.5) == 8
+  assert _auto_chunk("map", None, None, 0.5) == 1  # one member per call: no loop
+  assert _auto_chunk("vmap", None, None, 0.5) == 8  # no memory analysis
   assert _auto_chunk("vmap", 100, 1000, 0.5) == 5
   assert _auto_chunk("vmap", 10**9, 10**6, 0.5) == 1  # never below one member
   assert _auto_chunk("vmap", 1, 10**12, 0.5) == 256
-  assert _auto_chunk("vmap", None, 10**9, 0.5) == 8  # no memory analysis: the 'map' default
+  assert _auto_chunk("vmap", None, 10**9, 0.5) == 8
   assert population.available_memory(jax.devices()[0]) > 0
 
 
