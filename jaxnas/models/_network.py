@@ -12,7 +12,7 @@ import numpy as np
 
 from jaxnas.spaces._nb201 import EDGES, OPS, macro_cost
 
-from ._init import init_from_shapes, variable_shapes
+from ._init import init_variables, variable_shapes
 from ._layers import DELTAS, GATES
 from ._tiny import TinyNetwork, nb201_widths
 
@@ -52,9 +52,10 @@ class Network:
   def init(self, key: jax.Array, *, init: str = "pytorch", dtype=None, input_shape=(1, 32, 32, 3)):
     """Fresh variables ({'params', 'batch_stats'}) with PyTorch's default init (or N(0,1)).
 
-    Built leaf by leaf from the variable shapes, so nothing is compiled; cheap under jit/vmap.
+    Built leaf by leaf from the variable shapes (no forward pass is traced or compiled); cheap
+    under jit/vmap, and called eagerly one small program compiled once per network layout.
     """
-    return init_from_shapes(self.variable_shapes(input_shape), key, init=init, dtype=dtype)
+    return init_variables(self.variable_shapes(input_shape), key, init=init, dtype=dtype)
 
   def gates(self, variables, x):
     """All-ones per-sample gates for every conv/linear output, for a batch shaped like `x`.
