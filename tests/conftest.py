@@ -27,12 +27,25 @@ TOL = {
 FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 
+def _signature(args):
+  leaves, treedef = jax.tree.flatten(args)
+  return treedef, tuple((type(l).__name__, getattr(l, "shape", None), str(getattr(l, "dtype", None)),
+                         getattr(l, "weak_type", None)) for l in leaves)
+
+
 def fast_jit(fn):
-  """jit whose compilation skips XLA's expensive backend passes (same numerics, faster compile)."""
+  """jit whose compilation skips XLA's expensive backend passes (same numerics, faster compile).
+
+  One compilation per argument signature (tree structure, shapes, dtypes), like ``jax.jit``.
+  """
   jitted = jax.jit(fn)
+  compiled = {}
 
   def call(*args):
-    return jitted.lower(*args).compile(compiler_options=FAST_COMPILE)(*args)
+    sig = _signature(args)
+    if sig not in compiled:
+      compiled[sig] = jitted.lower(*args).compile(compiler_options=FAST_COMPILE)
+    return compiled[sig](*args)
 
   return call
 

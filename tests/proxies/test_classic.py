@@ -219,7 +219,8 @@ def test_labelled_proxies_require_labels():
 
 def test_shared_passes_equal_separate_calls_on_nb201(getkey):
   """evaluate() shares one backward among the five loss-gradient proxies and one Jacobian pass
-  between jacob_cov and epe_nas: same numbers as separate calls, exact and supernet alike."""
+  between jacob_cov and epe_nas: same numbers as separate calls. (The supernet's shared passes are
+  checked against exact networks in tests/population: the classic suite test.)"""
   names = ["grad_norm", "snip", "plain", "fisher", "grasp", "jacob_cov", "epe_nas", "l2_norm"]
   ps = [proxies.get(n) for n in names]
   arch = (3, 2, 4, 3, 1, 3)
@@ -228,16 +229,11 @@ def test_shared_passes_equal_separate_calls_on_nb201(getkey):
   keys = [jax.random.key(0)] * len(ps)
   with jax.enable_x64(True):
     exact = models.nb201_network(arch, **SMALL, variant="zero_cost_nas")
-    sup = models.with_arch(models.nb201_network(None, **SMALL, variant="zero_cost_nas"),
-                           jnp.asarray(arch))
     v = exact.init(jax.random.key(1), input_shape=(1, 8, 8, 3))
-    vs = sup.init(jax.random.key(1), input_shape=(1, 8, 8, 3))
     together = fast_jit(lambda v: proxies.evaluate(ps, exact, v, [b] * len(ps), keys))(v)
     apart = fast_jit(lambda v: [p.fn(exact, v, b, None) for p in ps])(v)
-    supernet = fast_jit(lambda v: proxies.evaluate(ps, sup, v, [b] * len(ps), keys))(vs)
-  for n, t, a, s in zip(names, together, apart, supernet):
+  for n, t, a in zip(names, together, apart):
     np.testing.assert_allclose(t, a, **TOL["float32"], err_msg=n)  # float32 networks
-    np.testing.assert_allclose(s, a, rtol=1e-4, err_msg=n)  # switch branches: other op order
 
 
 def test_gates_leave_the_network_unchanged_and_give_conv_output_gradients(getkey):
@@ -246,10 +242,12 @@ def test_gates_leave_the_network_unchanged_and_give_conv_output_gradients(getkey
   x = jax.random.normal(getkey(), (3, 8, 8, 3))
   g = net.gates(v, x)
   assert "gates" not in v
-  np.testing.assert_allclose(net({**v, "gates": g}, x), net(v, x), **TOL["float32"])
+  logits = fast_jit(lambda v, x: net(v, x))(v, x)
+  gated = fast_jit(lambda g: net({**v, "gates": g}, x))
+  np.testing.assert_allclose(gated(g), logits, **TOL["float32"])
   # d(sum logits)/d(classifier gate) = logits, per sample and class.
-  dg = jax.grad(lambda g: jnp.sum(net({**v, "gates": g}, x)))(g)
-  np.testing.assert_allclose(dg["classifier"]["gate"], net(v, x), **TOL["float32"])
+  dg = fast_jit(jax.grad(lambda g: jnp.sum(net({**v, "gates": g}, x))))(g)
+  np.testing.assert_allclose(dg["classifier"]["gate"], logits, **TOL["float32"])
   # Gates follow float64 images, so fisher's gate gradients are not rounded to float32.
   assert {leaf.dtype for leaf in jax.tree.leaves(g)} == {jnp.dtype("float32")}
   with jax.enable_x64(True):

@@ -69,13 +69,13 @@ def test_per_sample_gradients_split_the_gradient_and_are_single_sample_gradients
       return _conv_linear_grads(fast_jit(jax.grad(lambda d: obj(
           net({**v, "deltas": d}, batch.x, train=train), batch)))(net.deltas(v, batch.x)), True)
 
-    def full(net, v, train, b):
-      return _conv_linear_grads(fast_jit(jax.grad(lambda p, b: obj(
-          net({**v, "params": p}, b.x, train=train), b)))(v["params"], b))
+    def full(net, v, train):
+      grad = fast_jit(jax.grad(lambda p, b: obj(net({**v, "params": p}, b.x, train=train), b)))
+      return lambda b: _conv_linear_grads(grad(v["params"], b))
 
     # Train mode (BatchNorm couples the samples): the rows sum to the batch gradient.
     rows = per_sample(net, v, True)
-    want = full(net, v, True, batch)
+    want = full(net, v, True)(batch)
     assert len(rows) == len(want) == 33  # every conv/linear kernel and bias
     for r, w in zip(rows, want):
       np.testing.assert_allclose(r.sum(axis=0), w, **TOL["float64"])
@@ -84,8 +84,9 @@ def test_per_sample_gradients_split_the_gradient_and_are_single_sample_gradients
     # sample n's own gradient, one backward per sample.
     net, v, _ = _small_net((3, 2, 4, 3, 1, 3), variant="xautodl")
     rows = per_sample(net, v, False)
+    alone = full(net, v, False)  # one compilation for the six single-sample batches
     for n in range(6):
-      for r, w in zip(rows, full(net, v, False, Batch(batch.x[n:n + 1], batch.y[n:n + 1]))):
+      for r, w in zip(rows, alone(Batch(batch.x[n:n + 1], batch.y[n:n + 1]))):
         np.testing.assert_allclose(r[n], w, **TOL["float64"])
 
 
