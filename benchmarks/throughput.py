@@ -4,7 +4,7 @@ A fixed NB201 sample (``random:200:0``, the foundation benchmark's cells), one b
 CIFAR-10 training images (``data.select(images, 64, seed=0)``, the same array on both sides), and
 the seven classic proxies (synflow, jacob_cov, snip, grad_norm, fisher, nwot, grasp). For each
 proxy alone and for the seven together, jaxnas's compile time (trace + XLA) is reported apart from
-its median and mean run time per architecture (``score_population``, ``lax.map``, one architecture
+its median and mean run time per architecture (``score_population``, one architecture
 per call so each is timed). The PyTorch side runs zero-cost-nas's measures (and NASWOT as
 nas-without-training runs it) per architecture with torch's threads set to the machine's cores
 (benchmarks/throughput_torch.py, in its own interpreter). Achieved GFLOP/s uses model FLOPs
@@ -155,8 +155,8 @@ def main() -> int:
       + (f", torch {torch['torch']} ({torch['threads']} threads)" if torch else "")
       + f"; batch 64 real CIFAR-10 training images (same array on both sides); float32 matmul peak "
         f"{peak:.1f} GFLOP/s (2048x2048, best of 10).", "",
-      "jaxnas: `population.score_population` (switch supernet, `lax.map`, one architecture per call, "
-      "64-bit JAX enabled as in the CLI: synflow in float64). `suite` = the seven scored together "
+      "jaxnas: `population.score_population` (switch supernet, one architecture per call, run "
+      "without a loop, 64-bit JAX enabled as in the CLI: synflow in float64). `suite` = the seven scored together "
       "(shared passes); for PyTorch it is the sum of the seven, as find_measures runs them. "
       "Proxies in this run: " + ", ".join(chosen) + ".", "",
       "| proxy | jaxnas compile s | jaxnas median s/arch | PyTorch median s/arch | speed-up (median) "
