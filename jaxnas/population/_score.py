@@ -280,7 +280,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
       recompilation). None chooses it (see ``method``).
     method: 'map' (``lax.map``: a device's members one after another; memory is one member's
       whatever the chunk, and on CPU ``lax.switch`` runs only the chosen op per edge; chunk None
-      means 8) or 'vmap' (a device's members of a chunk at once, every branch runs; memory grows
+      means 1, which runs without a loop and is the fastest on CPU, see AUTO_MAP_CHUNK) or 'vmap' (a device's members of a chunk at once, every branch runs; memory grows
       with the chunk, and chunk None fits it to `memory_fraction` of the free device memory,
       measured from a one-member program's XLA memory analysis).
     init: 'pytorch' (default init, all references of these proxies) or 'normal'.
