@@ -105,29 +105,19 @@ def init_variables(shapes, key: jax.Array, *, init: str = "pytorch", dtype=None)
   layout with cheap XLA passes (eager initialisation would compile every PRNG call on its own)."""
   if isinstance(key, jax.core.Tracer):
     return init_from_shapes(shapes, key, init=init, dtype=dtype)
-  if init not in INITS:
-    raise ValueError(f"`init` must be one of {INITS}, got {init!r}.")
   leaves, treedef = jax.tree.flatten(shapes)
   layout = tuple((tuple(l.shape), jnp.dtype(l.dtype).name) for l in leaves)
-  key_type = (tuple(jnp.shape(key)), str(key.dtype))
   dt = None if dtype is None else jnp.dtype(dtype).name
-  return _compiled_init(treedef, layout, init, dt, key_type, bool(jax.config.jax_enable_x64))(key)
+  return _compiled_init(treedef, layout, init, dt, jax.typeof(key), bool(jax.config.jax_enable_x64))(key)
 
 
 @functools.lru_cache(maxsize=128)
 def _compiled_init(treedef, layout, init, dtype, key_type, x64):
   del x64  # part of the cache key: the program's dtypes depend on it
-  del key_type  # part of the cache key: the program is lowered for the first key it gets
   shapes = jax.tree.unflatten(treedef, [jax.ShapeDtypeStruct(s, d) for s, d in layout])
   fn = jax.jit(functools.partial(init_from_shapes, shapes, init=init, dtype=dtype))
-  compiled = {}
-
-  def call(key):
-    if "exe" not in compiled:
-      compiled["exe"] = fn.lower(key).compile(compiler_options=_INIT_COMPILER_OPTIONS)
-    return compiled["exe"](key)
-
-  return call
+  key_spec = jax.ShapeDtypeStruct(key_type.shape, key_type.dtype)
+  return fn.lower(key_spec).compile(compiler_options=_INIT_COMPILER_OPTIONS)
 
 
 #: The collections a network's variables consist of. 'gates' (per-sample multipliers on every
