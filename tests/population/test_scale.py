@@ -88,7 +88,7 @@ def test_two_processes_on_localhost_score_like_one_process(tmp_path):
 
 
 def _cli(tmp_path, out, *extra):
-  return [sys.executable, "-m", "jaxnas", "score", "--archs", "0:3000", "--proxies", "params,flops",
+  return [sys.executable, "-m", "jaxnas", "score", "--archs", "0:1200", "--proxies", "params,flops",
           "--out", str(out), "--chunk-size", "1", "--no-progress", *extra]
 
 
@@ -118,10 +118,10 @@ def test_cli_killed_with_sigkill_resumes_to_the_uninterrupted_result(tmp_path):
     proc.wait()
   assert proc.returncode == -signal.SIGKILL
   saved = len(_rows(out)) - 1
-  assert 0 < saved < 3000
+  assert 0 < saved < 1200
 
   resumed = json.loads(_run(_cli(tmp_path, out), env).stdout)
-  assert resumed["archs"] == 3000 and resumed["scored_now"] <= 3000 - saved + 1
+  assert resumed["archs"] == 1200 and resumed["scored_now"] <= 1200 - saved + 1
   assert out.read_bytes() == full.read_bytes()  # one row per architecture, same values and order
   # The population program was compiled by the first command and loaded from the persistent
   # cache by the others.

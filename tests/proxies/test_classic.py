@@ -218,10 +218,12 @@ def test_labelled_proxies_require_labels():
 
 
 def test_shared_passes_equal_separate_calls_on_nb201(getkey):
-  """evaluate() shares one backward among the five loss-gradient proxies and one Jacobian pass
-  between jacob_cov and epe_nas: same numbers as separate calls. (The supernet's shared passes are
-  checked against exact networks in tests/population: the classic suite test.)"""
-  names = ["grad_norm", "snip", "plain", "fisher", "grasp", "jacob_cov", "epe_nas", "l2_norm"]
+  """evaluate() shares one backward among the loss-gradient proxies and one Jacobian pass between
+  jacob_cov and epe_nas: same numbers as separate calls. (grasp, whose double backward dominates
+  compilation, reduces the same shared pass: its ``fn`` is that reduction of that pass; the
+  supernet's shared passes, grasp's included, are checked against exact networks in
+  tests/population: the classic suite test.)"""
+  names = ["grad_norm", "snip", "plain", "fisher", "jacob_cov", "epe_nas", "l2_norm"]
   ps = [proxies.get(n) for n in names]
   arch = (3, 2, 4, 3, 1, 3)
   x = jax.random.normal(getkey(), (6, 8, 8, 3))

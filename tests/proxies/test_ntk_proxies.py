@@ -126,15 +126,15 @@ def test_per_sample_gradients_of_the_supernet_equal_the_exact_network():
   with jax.enable_x64(True):
     arch = (3, 2, 4, 3, 1, 3)
     net, v, batch = _small_net(arch)
-    exact = proxies.ntk_trace_norm(net, v, batch, None)
-    for impl in ("switch",):  # the population engine's default
-      sup = models.supernet("nb201", C=4, N=1, variant="zero_cost_nas", dtype=jnp.float64,
-                            supernet_impl=impl)
-      vs = jax.tree.map(lambda a: a.astype(jnp.float64),
-                        sup.init(jax.random.key(0), input_shape=(1, 8, 8, 3)))
-      got = fast_jit(lambda v, b: proxies.ntk_trace_norm(models.with_arch(sup, arch), v, b, None))(
-          vs, batch)
-      np.testing.assert_allclose(got, exact, **TOL["float64"])
+    exact = fast_jit(lambda v, b: proxies.ntk_trace_norm(net, v, b, None))(v, batch)
+    # The population engine's default supernet.
+    sup = models.supernet("nb201", C=4, N=1, variant="zero_cost_nas", dtype=jnp.float64,
+                          supernet_impl="switch")
+    vs = jax.tree.map(lambda a: a.astype(jnp.float64),
+                      sup.init(jax.random.key(0), input_shape=(1, 8, 8, 3)))
+    got = fast_jit(lambda v, b: proxies.ntk_trace_norm(models.with_arch(sup, arch), v, b, None))(
+        vs, batch)
+    np.testing.assert_allclose(got, exact, **TOL["float64"])
 
 
 def test_hnas_proxies_need_labels_and_deltas():
