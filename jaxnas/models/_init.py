@@ -13,7 +13,7 @@ from jaxnas._tree import is_stacked
 
 from ._layers import fan_in
 
-INITS = ("pytorch", "normal")
+INITS = ("pytorch", "normal", "kaiming_normal")
 
 
 def _leaf_name(path) -> tuple[str, str | None]:
@@ -37,13 +37,15 @@ def init_from_shapes(shapes, key: jax.Array, *, init: str = "pytorch", dtype=Non
   with a=sqrt(5)); a ``bias`` beside a ``kernel`` ~ U(+-1/sqrt(fan_in)); BatchNorm ``scale`` = 1,
   ``bias`` = 0; running ``mean`` = 0, ``var`` = 1. ``init='normal'`` is the Gaussian
   re-initialisation of Zen-NAS and SWAP: kernels ~ N(0, 1), biases 0, BN 1/0.
+  ``init='kaiming_normal'`` is PyTorch's ``kaiming_normal_(mode='fan_in', nonlinearity='relu')``
+  that AZ-NAS applies: kernels ~ N(0, 2 / fan_in), biases 0, BN 1/0.
 
   Args:
     shapes: pytree of objects with ``.shape``/``.dtype`` (e.g. from ``jax.eval_shape``).
     key: a JAX PRNG key. Each leaf uses ``fold_in(key, crc32(path))``, so a variable's value
       depends only on its name: an exact network receives exactly the masked supernet's values
       for the ops it contains.
-    init: 'pytorch' or 'normal'.
+    init: 'pytorch', 'normal' or 'kaiming_normal'.
     dtype: cast every leaf to this float dtype (default: keep the declared dtype).
   """
   if init not in INITS:
@@ -64,8 +66,11 @@ def init_from_shapes(shapes, key: jax.Array, *, init: str = "pytorch", dtype=Non
       if init == "pytorch":
         bound = 1.0 / math.sqrt(fan_in(shape[1:] if stacked else shape))
         draws.setdefault(("uniform", shape, dt), []).append((i, tag, bound))
-      else:
+      elif init == "normal":
         draws.setdefault(("normal", shape, dt), []).append((i, tag, None))
+      else:
+        std = math.sqrt(2.0 / fan_in(shape[1:] if stacked else shape))
+        draws.setdefault(("scaled_normal", shape, dt), []).append((i, tag, std))
     elif name == "bias":
       kern = _sibling_kernel(shapes, path)
       if kern is not None and init == "pytorch":
@@ -85,6 +90,9 @@ def init_from_shapes(shapes, key: jax.Array, *, init: str = "pytorch", dtype=Non
     if rule == "uniform":
       bounds = jnp.asarray([b for _, _, b in items], dt)
       values = jax.vmap(lambda k, b: jax.random.uniform(k, shape, dt, -b, b))(keys, bounds)
+    elif rule == "scaled_normal":
+      stds = jnp.asarray([b for _, _, b in items], dt)
+      values = jax.vmap(lambda k, s: s * jax.random.normal(k, shape, dt))(keys, stds)
     else:
       values = jax.vmap(lambda k: jax.random.normal(k, shape, dt))(keys)
     for j, (i, _, _) in enumerate(items):

@@ -230,6 +230,24 @@ def _declare_delta(module: nn.Module, batch: int | None, shapes: dict, dtype):
   return module.variable(DELTAS, "delta", zeros).value
 
 
+#: Collection of cell-input probes: ``probes[...]['input']``, shaped like the input of the cell or
+#: ResNet block declared there (stacked cells carry the stacking axis first). With probes the block
+#: computes on ``stop_gradient(input) + probe``: the forward pass is unchanged at zero probes, and
+#: the gradient of ``sum_i <g_i, output_i>`` with respect to probe i is block i's own
+#: vector-Jacobian product ``J_i^T g_i`` for every block at once (no gradient flows from one block
+#: into the blocks before it). AZ-NAS's trainability reads these. Probes exist only when the caller
+#: passes this collection (or makes it mutable to create it).
+PROBES = "probes"
+
+
+def probe_input(module: nn.Module, x, name: str = "input"):
+  """`x`, or ``stop_gradient(x) + probe`` when `module` declares a :data:`PROBES` leaf `name`."""
+  if not (module.has_variable(PROBES, name) or module.is_mutable_collection(PROBES)):
+    return x
+  probe = module.variable(PROBES, name, jnp.zeros, x.shape, x.dtype).value
+  return jax.lax.stop_gradient(x) + probe.astype(x.dtype)
+
+
 def per_sample_conv2d(x, kernels, *, stride: int = 1, padding: int = 0):
   """Sample n of NHWC `x` convolved with its own HWIO kernel ``kernels[n]``, shape (N, kh, kw, I, O).
 

@@ -13,7 +13,7 @@ import numpy as np
 from jaxnas.spaces._nb201 import EDGES, OPS, macro_cost
 
 from ._init import init_variables, variable_shapes
-from ._layers import DELTAS, GATES
+from ._layers import DELTAS, GATES, PROBES
 from ._tiny import TinyNetwork, nb201_widths
 
 _EDGE_OP = re.compile(r"edge_(\d)_(\d)_(" + "|".join(OPS) + r")$")
@@ -22,7 +22,8 @@ _EDGE_OP = re.compile(r"edge_(\d)_(\d)_(" + "|".join(OPS) + r")$")
 @flax.struct.dataclass
 class Network:
   """A network of a search space, callable as ``net(variables, x, *, train=True, capture=False)``
-  (``capture``: False, True / "relu" for ReLU inputs, "outputs" for module outputs).
+  (``capture``: False, True / "relu" for ReLU inputs, "outputs" for module outputs, "cells" for
+  the stem's, every cell's and every ResNet block's output).
 
   This is the ``apply_fn`` every proxy takes. For an exact network ``arch`` is None (the cell is
   baked into ``module``); for the masked supernet ``arch`` is the traced (6,) int encoding, so a
@@ -35,12 +36,13 @@ class Network:
   module: TinyNetwork = flax.struct.field(pytree_node=False)
   arch: Optional[jax.Array] = None
 
-  def __call__(self, variables, x, *, train: bool = True, capture=False):
-    """Logits; with ``capture`` (True/"relu" or "outputs") also the captured tensors, see
-    :meth:`TinyNetwork.__call__`."""
-    if self.module.arch is None:
-      return self.module.apply(variables, x, self.arch, train=train, capture=capture)
-    return self.module.apply(variables, x, train=train, capture=capture)
+  def __call__(self, variables, x, *, train: bool = True, capture=False, mutable=False):
+    """Logits; with ``capture`` (True/"relu", "outputs" or "cells") also the captured tensors, see
+    :meth:`TinyNetwork.__call__`. With ``mutable`` (e.g. ``["batch_stats"]``) the result is
+    ``(output, updated collections)`` as Flax's ``apply`` gives it: train-mode BatchNorm layers
+    with running statistics update them (momentum 0.1, unbiased batch variance, as PyTorch)."""
+    args = (x,) if self.module.arch is not None else (x, self.arch)
+    return self.module.apply(variables, *args, train=train, capture=capture, mutable=mutable)
 
   @property
   def is_supernet(self) -> bool:
@@ -81,6 +83,19 @@ class Network:
     :meth:`gates`. Shapes only are traced; nothing runs.
     """
     return self._filled_collection(variables, x, DELTAS, jnp.zeros)
+
+  def probes(self, variables, x):
+    """All-zero probes at the input of every cell and ResNet block, for a batch shaped like `x`.
+
+    Pass them back as the ``'probes'`` collection (``{**variables, 'probes': p}``): the forward
+    pass is unchanged, each block computes on ``stop_gradient(input) + probe``, so the gradient of
+    ``sum_i <g_i, output_i>`` (outputs from ``capture="cells"``) with respect to block i's probe is
+    that block's own vector-Jacobian product ``J_i^T g_i``, all blocks in one backward pass. A
+    cell's leaf sits at ``<cell path>/input`` (stacked cells carry the stacking axis first), ResNet
+    block i's at ``layer<i>_input``; dtype as for :meth:`gates`. Shapes only are traced; nothing
+    runs.
+    """
+    return self._filled_collection(variables, x, PROBES, jnp.zeros)
 
   def _filled_collection(self, variables, x, collection: str, fill):
     """`fill(shape, dtype)` for every leaf the network declares in a per-sample `collection` for

@@ -18,6 +18,7 @@ from jaxnas.spaces._nb201 import AVG_POOL, CONV1X1, CONV3X3, EDGES, NONE, NUM_NO
 from ._layers import (
     DELTAS,
     GATES,
+    PROBES,
     STACK_SUFFIX,
     Activation,
     BNDecl,
@@ -34,6 +35,7 @@ from ._layers import (
     conv2d,
     conv_bn,
     conv_bn_outputs,
+    probe_input,
     read_stats,
     run_conv_bn,
     write_stats,
@@ -41,8 +43,9 @@ from ._layers import (
 
 VARIANTS = ("xautodl", "zero_cost_nas")
 #: Values of ``capture``: False (logits only), True or "relu" (every ReLU input,
-#: :class:`Activation`), "outputs" (every module output a PyTorch forward hook would see, :class:`Output`).
-CAPTURES = (False, True, "relu", "outputs")
+#: :class:`Activation`), "outputs" (every module output a PyTorch forward hook would see, :class:`Output`),
+#: "cells" (the stem's output and every cell's and ResNet block's output, in order).
+CAPTURES = (False, True, "relu", "outputs", "cells")
 SUPERNET_IMPLS = ("switch", "mask")
 
 _CONV_K = {CONV1X1: 1, CONV3X3: 3}
@@ -79,6 +82,7 @@ class Cell(nn.Module):
 
   @nn.compact
   def __call__(self, x, arch=None, *, train: bool):
+    x = probe_input(self, x)
     nodes = [x]
     taps = []
     outs = []
@@ -211,18 +215,21 @@ class _CellStep(nn.Module):
   train: bool
   dtype: Any
   outputs: bool = False
+  cells: bool = False  # output the cell's output (capture="cells") instead of its captures
 
   @nn.compact
   def __call__(self, h, arch):
     cell = Cell(self.width, self.width, self.arch, self.variant, self.batch_norm, self.impl,
                 self.dtype, self.outputs, name="cell")
-    return cell(h, None if self.arch is not None else arch, train=self.train)
+    h, taps = cell(h, None if self.arch is not None else arch, train=self.train)
+    return h, (h if self.cells else taps)
 
 
 @functools.lru_cache(maxsize=None)
 def _scanned_cells(length: int):
   """`length` identical cells as one ``nn.scan`` (compiled once, variables stacked on axis 0)."""
-  return nn.scan(_CellStep, variable_axes={"params": 0, "batch_stats": 0, GATES: 0, DELTAS: 0},
+  return nn.scan(_CellStep, variable_axes={"params": 0, "batch_stats": 0, GATES: 0, DELTAS: 0,
+                                             PROBES: 0},
                  split_rngs={"params": True}, in_axes=nn.broadcast, length=length,
                  unroll=length)
 
@@ -281,12 +288,15 @@ class TinyNetwork(nn.Module):
         input with its multiplicity). "outputs": also a tuple of :class:`Output`, every module
         output that forward hooks on all modules of the reference PyTorch network would see
         (zero-cost-nas ``NAS201Model`` for ``variant='zero_cost_nas'``, xautodl ``TinyNetwork``
-        otherwise), with the number of modules that output it; MeCo reads these.
+        otherwise), with the number of modules that output it; MeCo reads these. "cells": also
+        a tuple of feature maps: the stem's output and the output of every cell and ResNet block,
+        in order (xautodl ``TinyNetwork``'s ``self.cells``; AZ-NAS reads these).
     """
     self._check()
     if capture not in CAPTURES:
       raise ValueError(f"`capture` must be one of {CAPTURES}, got {capture!r}.")
     outputs = capture == "outputs"
+    cells = capture == "cells"
     if x.ndim != 4 or x.shape[-1] != 3:
       raise ValueError(f"`x` must be NHWC images with 3 channels, got shape {x.shape}.")
     if self.arch is None:
@@ -306,8 +316,10 @@ class TinyNetwork(nn.Module):
     reductions = [False] * n + [True] + [False] * n + [True] + [False] * n
     taps = []
     outs = []
+    cell_outs = []
     stem = ConvBNSpec(3, self.widths[0], 3, bn=self.batch_norm, relu=False)
     h, z = run_conv_bn(self, stem, x, train=train, name="stem", dtype=self.dtype, with_conv=True)
+    cell_outs.append(h)
     if outputs:
       # zero-cost-nas: stem(Sequential(conv, BN)) -> BN out 3x; xautodl: Sequential(conv, BN) -> 2x.
       wrappers = 2 if zc else 1
@@ -320,6 +332,7 @@ class TinyNetwork(nn.Module):
     while i < len(self.widths):
       width = self.widths[i]
       if reductions[i]:
+        h = probe_input(self, h, f"layer{i}_input")
         a = ConvBNSpec(prev, width, 3, stride=2)
         b = ConvBNSpec(width, width, 3)
         taps.append(Activation(h, jnp.ones((), jnp.int32), True))
@@ -336,6 +349,7 @@ class TinyNetwork(nn.Module):
           # shortcut Sequential(AvgPool, Conv1x1): pool 1x, conv (+ Sequential) 2x
           outs += [Output(pooled, one), Output(short, 2 * one)]
         h = y + short
+        cell_outs.append(h)
         if outputs:
           outs.append(Output(h, one))  # the block
         i += 1
@@ -345,6 +359,7 @@ class TinyNetwork(nn.Module):
         cell = Cell(prev, width, self.arch, self.variant, self.batch_norm, self.supernet_impl,
                     self.dtype, outputs, name=f"layer{i}_cell")
         h, cell_taps = cell(h, arch, train=train)
+        cell_outs.append(h)
         (outs if outputs else taps).extend(cell_taps)
         i += 1
         prev = width
@@ -353,11 +368,13 @@ class TinyNetwork(nn.Module):
       while i + run < len(self.widths) and not reductions[i + run] and self.widths[i + run] == width:
         run += 1
       step = _scanned_cells(run)(width, self.arch, self.variant, self.batch_norm,
-                                 self.supernet_impl, train, self.dtype, outputs,
+                                 self.supernet_impl, train, self.dtype, outputs, cells,
                                  name=f"layer{i}{STACK_SUFFIX}")
       h, stacked = step(h, arch if arch is not None else jnp.zeros((len(EDGES),), jnp.int32))
       for j in range(run):
-        if outputs:
+        if cells:
+          cell_outs.append(stacked[j])
+        elif outputs:
           outs.extend(Output(t.value[j], t.weight[j]) for t in stacked)
         else:
           taps.extend(Activation(t.pre[j], t.weight[j], t.wrapped) for t in stacked)
@@ -380,6 +397,8 @@ class TinyNetwork(nn.Module):
     logits = apply_gate(apply_delta(logits, feats, dense), dense)
     if outputs:
       return logits, tuple(outs)
+    if cells:
+      return logits, tuple(cell_outs)
     if capture:
       return logits, tuple(taps)
     return logits

@@ -40,10 +40,11 @@ def test_zero_output_edge_case_is_in_the_list():
   assert nb201.is_zero_output(np.asarray(EDGE_CASES[0])) and nb201.is_zero_output(np.asarray(EDGE_CASES[5]))
 
 
-RANDOM_ARCHS = [tuple(int(v) for v in e) for e in nb201.sample(np.random.default_rng(0), 7)]
-# 7 edge cases (every op on every edge, both zero-output kinds) + 7 random cells, split in two
+RANDOM_ARCHS = [tuple(int(v) for v in e) for e in nb201.sample(np.random.default_rng(0), 1)]
+# 7 edge cases (every op on every edge, both zero-output kinds) + 1 random cell, split in two
 # groups that pytest-xdist can spread. Each exact network is its own compilation (seconds), so
-# both supernet implementations are checked against it in the same test.
+# both supernet implementations are checked against it in the same test. (More random cells are
+# compared with exact networks through the population engine in tests/population.)
 GROUPS = 2
 
 
@@ -53,7 +54,7 @@ def _archs(group):
 
 def test_equivalence_cases_cover_edge_cases_and_every_op_on_every_edge():
   covered = [a for g in range(GROUPS) for a in _archs(g)]
-  assert sorted(covered) == sorted(EDGE_CASES + RANDOM_ARCHS) and len(set(RANDOM_ARCHS)) == 7
+  assert sorted(covered) == sorted(EDGE_CASES + RANDOM_ARCHS) and len(RANDOM_ARCHS) == 1
   assert {(e, a[e]) for a in covered for e in range(6)} == {(e, o) for e in range(6) for o in range(5)}
   assert all(sum(nb201.is_zero_output(np.asarray(a)) for a in _archs(g)) >= 1 for g in range(GROUPS))
 
@@ -134,7 +135,7 @@ def test_nats_exact_network_counts_and_forward():
   assert out.shape == (2, 10) and np.all(np.isfinite(out))
 
 
-def test_pytorch_default_and_normal_initialisers():
+def test_pytorch_default_normal_and_kaiming_normal_initialisers():
   net = models.nb201_network((3, 3, 3, 3, 3, 3))
   v = net.init(jax.random.key(0))
   k = np.asarray(v["params"]["layer0_cells"]["cell"]["edge_1_0_nor_conv_3x3"]["conv"]["kernel"])
@@ -151,6 +152,13 @@ def test_pytorch_default_and_normal_initialisers():
   g = net.init(jax.random.key(0), init="normal")
   kg = np.asarray(g["params"]["layer0_cells"]["cell"]["edge_1_0_nor_conv_3x3"]["conv"]["kernel"])
   assert abs(kg.std() - 1) < 0.02 and np.all(np.asarray(g["params"]["classifier"]["bias"]) == 0)
+  # AZ-NAS's kaiming_normal_(mode='fan_in', nonlinearity='relu'): N(0, 2 / fan_in), biases 0.
+  kn = net.init(jax.random.key(0), init="kaiming_normal")["params"]
+  kk = np.asarray(kn["layer0_cells"]["cell"]["edge_1_0_nor_conv_3x3"]["conv"]["kernel"])
+  assert abs(kk.std() / math.sqrt(2 / (3 * 3 * 16)) - 1) < 0.02 and abs(kk.mean()) < 0.01
+  dense = np.asarray(kn["classifier"]["kernel"])
+  assert abs(dense.std() / math.sqrt(2 / 64) - 1) < 0.1 and np.all(np.asarray(kn["classifier"]["bias"]) == 0)
+  assert np.all(np.asarray(kn["stem"]["bn"]["scale"]) == 1)
   # Same key, same values; the value of a variable depends only on its name.
   assert np.array_equal(k, net.init(jax.random.key(0))["params"]["layer0_cells"]["cell"][
       "edge_1_0_nor_conv_3x3"]["conv"]["kernel"])
