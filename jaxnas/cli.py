@@ -15,7 +15,7 @@ import jax
 import numpy as np
 
 import jaxnas
-from jaxnas import data, evaluate, population, proxies, spaces
+from jaxnas import data, evaluate, models, population, proxies, spaces
 
 def _batch_sizes(plist, batch_size: str) -> dict:
   """Per-proxy batch size: 'ref' = each reference's own (``Proxy.batch_size``); proxies that read
@@ -95,7 +95,7 @@ def cmd_score(args) -> int:
   meta = {
       "jaxnas": jaxnas.__version__, "space": space.name, "archs": args.archs,
       "proxies": [p.name for p in plist], "data": images.source, "synthetic": images.synthetic,
-      "seed": args.seed, "batch_sizes": sizes, "init": "pytorch",
+      "seed": args.seed, "batch_sizes": sizes, "init": args.init,
   }
   meta_path = Path(str(out) + ".meta.json")
   wanted = [int(i) for i in indices]
@@ -142,7 +142,8 @@ def cmd_score(args) -> int:
       population.score_population(
           enc, plist, batches, key, space=space.name,
           network_kwargs={"num_classes": images.num_classes}, chunk_size=args.chunk_size,
-          method=args.method, progress=not args.no_progress, on_chunk=on_chunk, timing=timing)
+          method=args.method, init=args.init, progress=not args.no_progress, on_chunk=on_chunk,
+          timing=timing)
   t = timing[0] if timing else None
   summary = {
       "out": str(out), "archs": len(wanted), "scored_now": int(len(todo)),
@@ -223,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="images per proxy; 'ref' = each proxy's reference batch (nwot 128; "
                       "params, flops and synflow read only the image shape)")
   s.add_argument("--seed", type=int, default=0, help="seeds weights (per architecture) and the batch")
+  s.add_argument("--init", default="pytorch", choices=models.INITS,
+                 help="weight initialisation: PyTorch's defaults (most references), 'normal' "
+                      "(N(0,1): Zen-NAS, SWAP) or 'kaiming_normal' (AZ-NAS)")
   s.add_argument("--out", default="scores.csv", help="CSV: index, arch, one column per proxy")
   s.add_argument("--chunk-size", type=_positive_int, default=None,
                  help="architectures per device per compiled call (default: automatic; rows are "

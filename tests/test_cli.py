@@ -49,6 +49,8 @@ def test_score_writes_contract_columns_and_resumes(tmp_path, capsys):
   # Other settings must not silently mix with old rows.
   assert main(args[:-1] + ["--seed", "3", "--no-progress"]) == 2
   assert "other settings" in capsys.readouterr().err
+  assert main(args + ["--init", "kaiming_normal"]) == 2  # the init is a setting too
+  assert "other settings" in capsys.readouterr().err
   assert main(args + ["--overwrite"]) == 0
 
 

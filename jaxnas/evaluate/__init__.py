@@ -1,4 +1,6 @@
-"""Evaluation: rank correlation of proxy scores with benchmark accuracy, and plots."""
+"""Evaluation: rank correlation of proxy scores with benchmark accuracy, rank aggregation, plots."""
+
+from ._aggregate import log_rank_aggregate as log_rank_aggregate
 
 from ._correlate import Correlation as Correlation
 from ._correlate import correlation_table as correlation_table
@@ -6,4 +8,5 @@ from ._correlate import oriented_scores as oriented_scores
 from ._correlate import rank_correlation as rank_correlation
 from ._correlate import scatter_grid as scatter_grid
 
-__all__ = ["Correlation", "correlation_table", "oriented_scores", "rank_correlation", "scatter_grid"]
+__all__ = ["Correlation", "correlation_table", "log_rank_aggregate", "oriented_scores", "rank_correlation",
+           "scatter_grid"]

@@ -283,7 +283,8 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
       means 1, which runs without a loop and is the fastest on CPU, see AUTO_MAP_CHUNK) or 'vmap' (a device's members of a chunk at once, every branch runs; memory grows
       with the chunk, and chunk None fits it to `memory_fraction` of the free device memory,
       measured from a one-member program's XLA memory analysis).
-    init: 'pytorch' (default init, all references of these proxies) or 'normal'.
+    init: 'pytorch' (PyTorch's default init, most references), 'normal' (N(0, 1): Zen-NAS,
+      SWAP) or 'kaiming_normal' (AZ-NAS); see :func:`jaxnas.models.init_from_shapes`.
     mesh: the devices to shard members over (any shape; members are split over all its axes):
       default :func:`population_mesh` of ``jax.devices()``.
     memory_fraction: share of free memory an automatic 'vmap' chunk may use.

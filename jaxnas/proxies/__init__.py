@@ -5,6 +5,11 @@ Each proxy is a plain function (call it directly) and a :class:`Proxy` record wi
 records for the CLI and tests.
 """
 
+from ._az_nas import CellFeatures as CellFeatures
+from ._az_nas import az_expressivity as az_expressivity
+from ._az_nas import az_progressivity as az_progressivity
+from ._az_nas import az_trainability as az_trainability
+from ._az_nas import cell_features as cell_features
 from ._base import ApplyFn as ApplyFn
 from ._base import Batch as Batch
 from ._base import Proxy as Proxy
@@ -51,17 +56,19 @@ from ._swap import reg_swap as reg_swap
 from ._swap import swap as swap
 from ._synflow import synflow as synflow
 from ._synflow import synflow_per_weight as synflow_per_weight
+from ._zen import zen as zen
 from ._zico import split_gradients as split_gradients
 from ._zico import zico as zico
 from ._zico import zico_from_gradients as zico_from_gradients
 
 __all__ = [
-    "ApplyFn", "Batch", "LossGradients", "Proxy", "ProxyFn", "REGISTRY", "SharedPass",
-    "activation_kernel", "activation_patterns", "channel_correlation", "correlation",
+    "ApplyFn", "Batch", "CellFeatures", "LossGradients", "Proxy", "ProxyFn", "REGISTRY",
+    "SharedPass", "activation_kernel", "activation_patterns", "az_expressivity", "az_progressivity",
+    "az_trainability", "cell_features", "channel_correlation", "correlation",
     "count_distinct_columns", "cross_entropy", "epe_nas", "evaluate", "fisher", "flops", "get",
     "grad_norm", "grasp", "hnas_cond", "hnas_gradients", "hnas_ntk_matrix", "input_jacobians",
     "jacob_cov", "l2_norm", "loss_gradients", "meco", "meco_opt", "naswot_kernel", "ntk_cond",
     "ntk_matrix", "ntk_min_eig", "ntk_spectrum", "ntk_trace_norm", "num_params", "nwot", "parse",
     "per_sample_gradients", "plain", "reg_swap", "snip", "split_gradients", "swap", "synflow",
-    "synflow_per_weight", "tenas_weight", "zico", "zico_from_gradients",
+    "synflow_per_weight", "tenas_weight", "zen", "zico", "zico_from_gradients",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 
+from ._az_nas import az_expressivity_proxy, az_progressivity_proxy, az_trainability_proxy
 from ._base import Proxy
 from ._jacobian import epe_nas_proxy, jacob_cov_proxy
 from ._meco import meco_opt_proxy, meco_proxy
@@ -23,6 +24,7 @@ from ._saliency import (
 from ._size import flops_proxy, params
 from ._swap import reg_swap_proxy, swap_proxy
 from ._synflow import synflow_proxy
+from ._zen import zen_proxy
 from ._zico import zico_proxy
 
 REGISTRY: dict[str, Proxy] = {
@@ -47,6 +49,10 @@ REGISTRY: dict[str, Proxy] = {
     "meco_opt": meco_opt_proxy,
     "swap": swap_proxy,
     "reg_swap": reg_swap_proxy,
+    "az_expressivity": az_expressivity_proxy,
+    "az_progressivity": az_progressivity_proxy,
+    "az_trainability": az_trainability_proxy,
+    "zen": zen_proxy,
 }
 
 
