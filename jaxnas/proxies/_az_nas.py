@@ -13,7 +13,9 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._base import Proxy, SharedPass, check_batch, resolve_dtype
+from jaxnas._tree import is_stacked, key_name
+
+from ._base import Proxy, SharedPass, check_batch, require_key, resolve_dtype
 
 AZ_NAS_REF = ("cvlab-yonsei/AZ-NAS@d41d524 NB201/ZeroShotProxy/compute_az_nas_score.py "
               "(compute_nas_score; scores aggregated in NB201/tss_general.ipynb)")
@@ -40,21 +42,15 @@ class CellFeatures(NamedTuple):
 
 
 def _ordered_probe_grads(tree) -> list:
-  """Probe gradients in block order: leaves sit under 'layer<i>...' keys (i = the block's position
-  in the network); a stacked run of cells starting at i holds blocks i, i+1, ... on axis 0."""
+  """Probe gradients in block order: every leaf sits under a 'layer<i>...' key (i = the block's
+  position in the network); a stacked run of cells starting at i holds blocks i, i+1, ... on axis 0."""
   blocks = []
-  for key, sub in tree.items():
-    m = _LAYER.match(str(key))
+  for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+    m = _LAYER.match(key_name(path[0]))
     if m is None:
-      raise ValueError(f"Unexpected probe entry {key!r}: expected 'layer<i>...' names.")
-    leaves = jax.tree.leaves(sub)
-    if len(leaves) != 1:
-      raise ValueError(f"Probe entry {key!r} holds {len(leaves)} leaves, expected one.")
-    leaf = leaves[0]
+      raise ValueError(f"Unexpected probe {jax.tree_util.keystr(path)}: expected 'layer<i>...' names.")
     start = int(m.group(1))
-    if key.endswith("_input"):  # a ResNet block's own probe (not stacked)
-      blocks.append((start, leaf))
-    elif "cells" in str(key):
+    if is_stacked(path):
       blocks.extend((start + j, leaf[j]) for j in range(leaf.shape[0]))
     else:
       blocks.append((start, leaf))
@@ -143,15 +139,13 @@ def block_trainability(g_out, g_in, dtype):
   return score if identity is None else jnp.where(identity, -jnp.inf, score)
 
 
-def _check_key(key):
-  if key is None:
-    raise ValueError("az_trainability draws random +-1 output gradients: pass a PRNG `key`.")
+_KEY_WHY = "draws random +-1 output gradients"
 
 
 def _trainability_from(result, apply_fn, variables, batch, key, *, dtype=None):
   del apply_fn, variables, batch
   dt = resolve_dtype(dtype, "az_trainability")
-  _check_key(key)
+  require_key(key, "az_trainability", _KEY_WHY)
   outs = result.features[1:]
   keys = jax.random.split(key, len(outs))
   g_outs = [jax.random.rademacher(k, f.shape, f.dtype) for k, f in zip(keys, outs)]
@@ -234,7 +228,7 @@ def az_trainability(apply_fn, variables, batch, key, *, dtype=None):
     Others as :func:`az_expressivity`; ``dtype`` is the dtype of M and its singular values.
   """
   batch = check_batch(batch, needs_labels=False, name="az_trainability")
-  _check_key(key)
+  require_key(key, "az_trainability", _KEY_WHY)
   return _trainability_from(cell_features(apply_fn, variables, batch), apply_fn, variables, batch,
                             key, dtype=dtype)
 

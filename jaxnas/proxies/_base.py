@@ -149,6 +149,12 @@ def require_float64(dtype, name: str, why: str):
   return resolve_dtype(jnp.float64 if dtype is None else dtype, name)
 
 
+def require_key(key, name: str, why: str):
+  """ValueError naming the proxy and why it needs randomness when `key` is None."""
+  if key is None:
+    raise ValueError(f"{name} {why}: pass a PRNG `key` (jax.random.key(seed)).")
+
+
 def split_params(variables):
   """(params, rest) of a Flax variables dict (or (variables, {}) for a bare params pytree)."""
   if isinstance(variables, dict) and "params" in variables:

@@ -8,7 +8,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ._base import Proxy, check_batch, resolve_dtype
+from ._base import Proxy, check_batch, require_key, resolve_dtype
 
 MECO = "HamsterMimi/MeCo@0d830dd correlation/NAS_Bench_201.py (get_score)"
 
@@ -153,8 +153,7 @@ def meco_opt(apply_fn, variables, batch, key, *, channels: int = OPT_CHANNELS, d
   corr = jax.vmap(jax.vmap(functools.partial(channel_correlation, dtype=dt)))
   total = jnp.zeros((), dt)
   groups = _by_shape(_outputs(apply_fn, variables, batch.x, "meco_opt"))
-  if key is None:
-    raise ValueError("meco_opt samples channels at random: pass a PRNG key (jax.random.key(seed)).")
+  require_key(key, "meco_opt", "samples channels at random")
   for g, ((_, _, c), members) in enumerate(groups.items()):
     k = min(channels, c)
     # One independent uniform subset per module that outputs a tensor (MAX_MODULES per tensor):

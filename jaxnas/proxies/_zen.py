@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from jaxnas._tree import is_stacked, leaf_name
 
-from ._base import Proxy, check_batch, resolve_dtype
+from ._base import Proxy, check_batch, require_key, resolve_dtype
 
 ZEN_REF = ("idstcv/ZenNAS@ec10755 ZeroShotProxy/compute_zen_score.py (compute_nas_score); NB201 "
            "protocol of cvlab-yonsei/AZ-NAS@d41d524 NB201/ZeroShotProxy/compute_zen_score.py")
@@ -65,8 +65,7 @@ def zen(apply_fn, variables, batch, key, *, gamma: float = 1e-2, dtype=None):
     Scalar.
   """
   batch = check_batch(batch, needs_labels=False, name="zen")
-  if key is None:
-    raise ValueError("zen perturbs its input with Gaussian noise: pass a PRNG `key`.")
+  require_key(key, "zen", "perturbs its input with Gaussian noise")
   if not hasattr(apply_fn, "active"):
     raise TypeError(STATS_MSG.format(kind=type(apply_fn).__name__))
   dt = resolve_dtype(dtype, "zen")

@@ -235,7 +235,7 @@ def test_meco_errors():
     proxies.meco(net, v, Batch(jnp.ones((8,))), None)
   with pytest.raises(ValueError, match="NHWC images with 3 channels"):
     proxies.meco(net, v, Batch(jnp.ones((1, 8, 8, 1))), None)
-  with pytest.raises(ValueError, match="PRNG key"):
+  with pytest.raises(ValueError, match="PRNG `key`"):
     proxies.meco_opt(net, v, Batch(_images(1)), None)
   with pytest.raises(ValueError, match="channels"):
     proxies.meco_opt(net, v, Batch(_images(1)), jax.random.key(0), channels=1)
