@@ -217,8 +217,9 @@ def az_trainability(apply_fn, variables, batch, key, *, dtype=None):
   .. math:: s^{\\mathcal{T}} = \\frac{1}{L} \\sum_{i=1}^{L} \\Big( -s_i - \\frac{1}{s_i + 10^{-6}}
      + 2 \\Big)
 
-  and a block whose g_in equals g_out exactly (an identity cell: only a skip connection reaches the
-  output) scores -inf, so the whole network does. Same reference and protocol as
+  and a block whose g_in equals g_out exactly scores -inf, so the whole network does: an identity
+  cell, whose one path from input to output that avoids 'none' edges is made of skip connections
+  (22 of the 1,000 cells of ``benchmarks/az_nas.py``'s sample, exactly its -inf cases). Same reference and protocol as
   :func:`az_expressivity`. All block VJPs come from one backward pass through cell-input probes
   (:meth:`jaxnas.models.Network.probes`). NaN gives -inf. Zero-output cells give finite, very low
   scores (s = 0: about -1e6).
