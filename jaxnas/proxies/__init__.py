@@ -20,6 +20,8 @@ from ._jacobian import correlation as correlation
 from ._jacobian import epe_nas as epe_nas
 from ._jacobian import input_jacobians as input_jacobians
 from ._jacobian import jacob_cov as jacob_cov
+from ._linear_regions import count_distinct_rows as count_distinct_rows
+from ._linear_regions import linear_regions as linear_regions
 from ._meco import channel_correlation as channel_correlation
 from ._meco import meco as meco
 from ._meco import meco_opt as meco_opt
@@ -36,6 +38,12 @@ from ._ntk import tenas_weight as tenas_weight
 from ._nwot import activation_kernel as activation_kernel
 from ._nwot import naswot_kernel as naswot_kernel
 from ._nwot import nwot as nwot
+from ._rbflex import RBFleXGammas as RBFleXGammas
+from ._rbflex import hda_gamma as hda_gamma
+from ._rbflex import rbf_logdet as rbf_logdet
+from ._rbflex import rbflex as rbflex
+from ._rbflex import rbflex_distances as rbflex_distances
+from ._rbflex import rbflex_hda as rbflex_hda
 from ._registry import REGISTRY as REGISTRY
 from ._saliency import LossGradients as LossGradients
 from ._saliency import cross_entropy as cross_entropy
@@ -62,13 +70,15 @@ from ._zico import zico as zico
 from ._zico import zico_from_gradients as zico_from_gradients
 
 __all__ = [
-    "ApplyFn", "Batch", "CellFeatures", "LossGradients", "Proxy", "ProxyFn", "REGISTRY",
-    "SharedPass", "activation_kernel", "activation_patterns", "az_expressivity", "az_progressivity",
-    "az_trainability", "cell_features", "channel_correlation", "correlation",
-    "count_distinct_columns", "cross_entropy", "epe_nas", "evaluate", "fisher", "flops", "get",
-    "grad_norm", "grasp", "hnas_cond", "hnas_gradients", "hnas_ntk_matrix", "input_jacobians",
-    "jacob_cov", "l2_norm", "loss_gradients", "meco", "meco_opt", "naswot_kernel", "ntk_cond",
-    "ntk_matrix", "ntk_min_eig", "ntk_spectrum", "ntk_trace_norm", "num_params", "nwot", "parse",
-    "per_sample_gradients", "plain", "reg_swap", "snip", "split_gradients", "swap", "synflow",
-    "synflow_per_weight", "tenas_weight", "zen", "zico", "zico_from_gradients",
+    "ApplyFn", "Batch", "CellFeatures", "LossGradients", "Proxy", "ProxyFn", "RBFleXGammas",
+    "REGISTRY", "SharedPass", "activation_kernel", "activation_patterns", "az_expressivity",
+    "az_progressivity", "az_trainability", "cell_features", "channel_correlation", "correlation",
+    "count_distinct_columns", "count_distinct_rows", "cross_entropy", "epe_nas", "evaluate",
+    "fisher", "flops", "get", "grad_norm", "grasp", "hda_gamma", "hnas_cond", "hnas_gradients",
+    "hnas_ntk_matrix", "input_jacobians", "jacob_cov", "l2_norm", "linear_regions",
+    "loss_gradients", "meco", "meco_opt", "naswot_kernel", "ntk_cond", "ntk_matrix", "ntk_min_eig",
+    "ntk_spectrum", "ntk_trace_norm", "num_params", "nwot", "parse", "per_sample_gradients",
+    "plain", "rbf_logdet", "rbflex", "rbflex_distances", "rbflex_hda", "reg_swap", "snip",
+    "split_gradients", "swap", "synflow", "synflow_per_weight", "tenas_weight", "zen", "zico",
+    "zico_from_gradients"
 ]

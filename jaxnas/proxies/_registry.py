@@ -10,9 +10,11 @@ import difflib
 from ._az_nas import az_expressivity_proxy, az_progressivity_proxy, az_trainability_proxy
 from ._base import Proxy
 from ._jacobian import epe_nas_proxy, jacob_cov_proxy
+from ._linear_regions import linear_regions_proxy
 from ._meco import meco_opt_proxy, meco_proxy
 from ._ntk import hnas_cond_proxy, ntk_cond_proxy, ntk_min_eig_proxy, ntk_trace_norm_proxy
 from ._nwot import nwot_proxy
+from ._rbflex import rbflex_proxy
 from ._saliency import (
     fisher_proxy,
     grad_norm_proxy,
@@ -44,11 +46,13 @@ REGISTRY: dict[str, Proxy] = {
     "ntk_min_eig": ntk_min_eig_proxy,
     "ntk_trace_norm": ntk_trace_norm_proxy,
     "hnas_cond": hnas_cond_proxy,
+    "linear_regions": linear_regions_proxy,
     "zico": zico_proxy,
     "meco": meco_proxy,
     "meco_opt": meco_opt_proxy,
     "swap": swap_proxy,
     "reg_swap": reg_swap_proxy,
+    "rbflex": rbflex_proxy,
     "az_expressivity": az_expressivity_proxy,
     "az_progressivity": az_progressivity_proxy,
     "az_trainability": az_trainability_proxy,

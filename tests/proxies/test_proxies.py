@@ -15,11 +15,12 @@ from ..conftest import TOL, fast_jit
 SMALL = dict(C=4, N=1)  # one (stacked) cell per stage: the contract does not need more
 HEALTHY = (3, 2, 4, 3, 1, 3)
 ZERO = (3, 0, 0, 0, 0, 0)  # node 3 only reads 'none' edges
-KEYED = ("meco_opt", "az_trainability", "zen")  # the score depends on the key (random channel
-# subsets, random +-1 output gradients, random input perturbation)
+KEYED = ("meco_opt", "az_trainability", "zen", "linear_regions")  # the score depends on the key
+# (random channel subsets, random +-1 output gradients, random input perturbation, random inputs)
 SAMPLE0 = ("meco", "meco_opt")  # read sample 0 only (other samples enter through BN statistics)
 SPLIT = ("zico",)  # cuts the batch into two halves, each with its own gradient
-SATURATING = ("swap", "reg_swap")  # counts saturate at 2**N patterns for this 8-sample batch
+SATURATING = ("swap", "reg_swap", "linear_regions")  # counts saturate for this 8-sample batch (2**N
+# neuron patterns, N sample patterns)
 
 
 # -- a tiny MLP with explicit ReLU capture, for naive re-implementations -----------------------
@@ -149,7 +150,7 @@ def test_conformance(name, batch):
     elif name in SPLIT:
       rng = np.random.default_rng(0)
       perm = np.concatenate([4 + rng.permutation(4), rng.permutation(4)])  # halves swapped too
-    exact = ("nwot", "synflow", "params", "flops", "swap", "reg_swap")
+    exact = ("nwot", "synflow", "params", "flops", "swap", "reg_swap", "rbflex")
     tol = TOL["logdet_float64"] if name in exact else TOL["logdet_float32"]
     if name not in ("az_trainability", "zen"):  # their random draws are tied to batch positions
       np.testing.assert_allclose(f(v, Batch(batch.x[perm], batch.y[perm]), jax.random.key(1)), s1,
@@ -178,10 +179,14 @@ def test_conformance(name, batch):
       assert sz == 0.0  # every kernel gradient is 0 in both halves: every layer skipped
     elif name in ("meco", "meco_opt", "swap", "reg_swap"):
       assert np.isfinite(sz)  # the ReLUs / modules reading the stem output still contribute
+    elif name == "linear_regions":
+      assert sz == 8.0  # the ReLU of edge 1<-0 reads the stem output: every sample its own region
     elif name in ("az_expressivity", "az_progressivity"):
       assert sz == -np.inf  # zero feature maps: 0/0 eigenvalue distributions, NaN -> -inf
     elif name == "zen":
       assert sz == -np.inf  # the output ignores the input: log 0
+    elif name == "rbflex":
+      assert sz == -np.inf  # identical pooled features: Q = 11^T, slogdet -inf, as the reference
     elif name == "az_trainability":
       assert np.isfinite(sz)  # zero-output cells: largest singular value 0, a very low score
     else:
@@ -191,6 +196,10 @@ def test_conformance(name, batch):
       va = a.init(jax.random.key(0), input_shape=(1, 8, 8, 3))
       sa = fast_jit(lambda v, b: proxies.swap(a, v, b, None))(va, batch)
       assert sa == 1.0
+    if name == "linear_regions":  # all-none: every ReLU reads zeros, one region
+      a = _net((0,) * 6, proxy)
+      va = a.init(jax.random.key(0), input_shape=(1, 8, 8, 3))
+      assert fast_jit(lambda v, b, k: proxy.fn(a, v, b, k))(va, batch, jax.random.key(1)) == 1.0
     if name == "nwot":  # all-none: no ReLU sees the input, K = N_A 11^T is singular
       a = _net((0,) * 6, proxy)
       va = a.init(jax.random.key(0), input_shape=(1, 8, 8, 3))
