@@ -43,3 +43,84 @@ def log_rank_aggregate(columns, higher_is_better: Optional[Sequence[bool]] = Non
   for c, d in zip(cols, directions):
     total += np.log(stats.rankdata(oriented_scores(c, higher_is_better=d)) / p)
   return total
+
+
+def _column(values, name: str, p: Optional[int] = None) -> np.ndarray:
+  c = np.asarray(values, np.float64).ravel()
+  if c.size == 0 or (p is not None and c.size != p):
+    want = "non-empty" if p is None else f"of length {p} (one score per architecture, like `dim`)"
+    raise ValueError(f"`{name}` must be {want}, got length {c.size}.")
+  return c
+
+
+def vkdnw_single(dim, entropy) -> np.ndarray:
+  """VKDNW_single: architectures ranked by network size first, then by VKDNW. Higher = better.
+
+  The dense rank (1 = worst; equal pairs share a rank, the next pair gets the next integer) of the
+  pairs ``(dim, entropy)`` in lexicographic order: ``dim`` is the number of parameter tensors
+  (:func:`jaxnas.proxies.num_param_tensors`, the paper's aleph), ``entropy`` the VKDNW score
+  (:func:`jaxnas.proxies.vkdnw`), which only orders architectures of equal size. Follows
+  ondratybl/VKDNW @ beb332b ``NB201/paper_preparation.ipynb`` (``run[['vkdnw_dim',
+  'vkdnw_entropy']].apply(tuple, axis=1).rank(method='dense', ascending=True)``). Non-finite
+  entropies rank worst within their size (:func:`oriented_scores`; the reference's scores are
+  never NaN: a failed SVD gives 0).
+
+  Args:
+    dim: (P,) tensor counts.
+    entropy: (P,) VKDNW scores.
+
+  Returns:
+    (P,) float64 dense ranks in 1..P.
+  """
+  d = _column(dim, "dim")
+  e = oriented_scores(_column(entropy, "entropy", d.size))
+  if not np.all(np.isfinite(d)):
+    raise ValueError("`dim` must hold finite tensor counts; got non-finite values.")
+  order = np.lexsort((e, d))
+  pairs = np.stack([d[order], e[order]], axis=1)
+  new = np.ones(d.size, bool)
+  new[1:] = np.any(pairs[1:] != pairs[:-1], axis=1)
+  ranks = np.empty(d.size)
+  ranks[order] = np.cumsum(new)
+  return ranks
+
+
+def vkdnw_aggregate(dim, entropy, flops, expressivity, trainability, jacov) -> np.ndarray:
+  """VKDNW_agg: VKDNW_single combined with FLOPs, AZ-NAS expressivity and trainability and jacov by
+  log-rank aggregation. Higher = better.
+
+  .. math:: S = \\log\\frac{r_{single}}{P} + \\log\\frac{r(\\mathrm{FLOPs})}{P}
+     + \\log\\frac{r(s^{\\mathcal{E}})}{P} + \\log\\frac{r(s^{\\mathcal{T}})}{P}
+     + \\log\\frac{r(\\mathrm{jacov})}{P}
+
+  r_single is :func:`vkdnw_single` (a dense rank); the other ranks are average ranks (ties share
+  the mean rank, pandas' and scipy's default), 1 = worst. Follows ondratybl/VKDNW @ beb332b
+  ``NB201/paper_preparation.ipynb`` ("Ablation: add components", the run behind the paper's
+  VKDNW_agg numbers, ``flops_expressivity_trainability_jacov_vkdnw_``), whose scores are
+  ``log(rank)`` without the division by P (a constant shift: the same order). A missing (NaN)
+  jacov is replaced by the smallest jacov of the population, as there; other non-finite scores
+  rank worst (:func:`oriented_scores`; AZ-NAS's scores are -inf rather than NaN).
+
+  Reference inputs: FLOPs of the benchmark (:func:`jaxnas.proxies.flops`); expressivity and
+  trainability of AZ-NAS (:func:`jaxnas.proxies.az_expressivity`,
+  :func:`jaxnas.proxies.az_trainability`: 64 standard-normal images, Kaiming fan-in init); jacov
+  of VKDNW's ``compute_jacov_score.py`` (:func:`jaxnas.proxies.jacob_cov` on a real batch of 64
+  with Kaiming fan-in init, train-mode BN); ``dim`` and ``entropy`` as for :func:`vkdnw_single`.
+
+  Args:
+    dim, entropy, flops, expressivity, trainability, jacov: (P,) scores of the same architectures.
+
+  Returns:
+    (P,) float64 aggregate scores.
+  """
+  d = _column(dim, "dim")
+  p = d.size
+  named = (("flops", flops), ("expressivity", expressivity), ("trainability", trainability),
+           ("jacov", jacov))
+  cols = {n: _column(c, n, p) for n, c in named}
+  jac = cols["jacov"]
+  if np.any(~np.isnan(jac)):
+    cols["jacov"] = np.where(np.isnan(jac), np.nanmin(jac), jac)
+  single = vkdnw_single(d, _column(entropy, "entropy", p))
+  return np.log(single / p) + log_rank_aggregate(list(cols.values()))
+

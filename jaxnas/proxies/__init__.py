@@ -64,6 +64,9 @@ from ._swap import reg_swap as reg_swap
 from ._swap import swap as swap
 from ._synflow import synflow as synflow
 from ._synflow import synflow_per_weight as synflow_per_weight
+from ._vkdnw import num_param_tensors as num_param_tensors
+from ._vkdnw import vkdnw as vkdnw
+from ._vkdnw import vkdnw_fisher as vkdnw_fisher
 from ._zen import zen as zen
 from ._zico import split_gradients as split_gradients
 from ._zico import zico as zico
@@ -77,8 +80,8 @@ __all__ = [
     "fisher", "flops", "get", "grad_norm", "grasp", "hda_gamma", "hnas_cond", "hnas_gradients",
     "hnas_ntk_matrix", "input_jacobians", "jacob_cov", "l2_norm", "linear_regions",
     "loss_gradients", "meco", "meco_opt", "naswot_kernel", "ntk_cond", "ntk_matrix", "ntk_min_eig",
-    "ntk_spectrum", "ntk_trace_norm", "num_params", "nwot", "parse", "per_sample_gradients",
-    "plain", "rbf_logdet", "rbflex", "rbflex_distances", "rbflex_hda", "reg_swap", "snip",
-    "split_gradients", "swap", "synflow", "synflow_per_weight", "tenas_weight", "zen", "zico",
-    "zico_from_gradients"
+    "ntk_spectrum", "ntk_trace_norm", "num_param_tensors", "num_params", "nwot", "parse",
+    "per_sample_gradients", "plain", "rbf_logdet", "rbflex", "rbflex_distances", "rbflex_hda",
+    "reg_swap", "snip", "split_gradients", "swap", "synflow", "synflow_per_weight", "tenas_weight",
+    "vkdnw", "vkdnw_fisher", "zen", "zico", "zico_from_gradients"
 ]

@@ -26,6 +26,7 @@ from ._saliency import (
 from ._size import flops_proxy, params
 from ._swap import reg_swap_proxy, swap_proxy
 from ._synflow import synflow_proxy
+from ._vkdnw import vkdnw_dim_proxy, vkdnw_proxy
 from ._zen import zen_proxy
 from ._zico import zico_proxy
 
@@ -57,6 +58,8 @@ REGISTRY: dict[str, Proxy] = {
     "az_progressivity": az_progressivity_proxy,
     "az_trainability": az_trainability_proxy,
     "zen": zen_proxy,
+    "vkdnw": vkdnw_proxy,
+    "vkdnw_dim": vkdnw_dim_proxy,
 }
 
 
