@@ -1,6 +1,7 @@
 """Evaluation: rank correlation of proxy scores with benchmark accuracy, rank aggregation, plots."""
 
 from ._aggregate import log_rank_aggregate as log_rank_aggregate
+from ._aggregate import te_nas_aggregate as te_nas_aggregate
 from ._aggregate import vkdnw_aggregate as vkdnw_aggregate
 from ._aggregate import vkdnw_single as vkdnw_single
 
@@ -11,4 +12,4 @@ from ._correlate import rank_correlation as rank_correlation
 from ._correlate import scatter_grid as scatter_grid
 
 __all__ = ["Correlation", "correlation_table", "log_rank_aggregate", "oriented_scores", "rank_correlation",
-           "scatter_grid", "vkdnw_aggregate", "vkdnw_single"]
+           "scatter_grid", "te_nas_aggregate", "vkdnw_aggregate", "vkdnw_single"]

@@ -124,3 +124,29 @@ def vkdnw_aggregate(dim, entropy, flops, expressivity, trainability, jacov) -> n
   single = vkdnw_single(d, _column(entropy, "entropy", p))
   return np.log(single / p) + log_rank_aggregate(list(cols.values()))
 
+
+def te_nas_aggregate(ntk_cond, linear_regions) -> np.ndarray:
+  """TE-NAS's per-architecture ranking: the rank of -kappa plus the rank of the number of linear
+  regions. Higher = better.
+
+  .. math:: S = r(-\\kappa_{NTK}) + r(R_{LR})
+
+  Ranks are average ranks over the population (``scipy.stats.rankdata``: ties share their mean rank),
+  1 = worst. Follows cvlab-yonsei/AZ-NAS @ d41d524 ``NB201/tss_general.ipynb`` ('te_nas': the
+  ranks of ``compute_te_nas_score.py``'s 'ntk' = -kappa and 'linear_region' summed, the TE-NAS row
+  of the AZ-NAS and VKDNW tables), after TE-NAS ``prune_tenas.py``'s rank sum. As there, a NaN
+  condition number (:func:`jaxnas.proxies.ntk_cond` of a network whose output ignores the chosen
+  weights) counts as kappa = 100000 (``np.nan_to_num(..., nan=100000.0)``); other values enter as
+  they are (+inf ranks worst).
+
+  Args:
+    ntk_cond: (P,) condition numbers (:func:`jaxnas.proxies.ntk_cond`, lower = better).
+    linear_regions: (P,) counts (:func:`jaxnas.proxies.linear_regions`, higher = better).
+
+  Returns:
+    (P,) float64 rank sums in 2..2P.
+  """
+  kappa = _column(ntk_cond, "ntk_cond")
+  regions = _column(linear_regions, "linear_regions", kappa.size)
+  ntk = -np.where(np.isnan(kappa), 100000.0, kappa)
+  return stats.rankdata(ntk) + stats.rankdata(oriented_scores(regions))

@@ -80,3 +80,22 @@ def test_nb201_counts_the_hooked_relu_outputs_of_the_gaussian_inputs():
   with pytest.raises(ValueError, match="linear_regions draws its standard-normal inputs"):
     proxies.linear_regions(net, v, Batch(x), None)
 
+
+def naive_average_ranks(values):
+  """1-based ranks, ties sharing their mean rank, by explicit counting."""
+  return [sum(w < v for w in values) + (sum(w == v for w in values) + 1) / 2 for v in values]
+
+
+def test_te_nas_aggregate_is_the_rank_sum_with_nan_as_100000():
+  from jaxnas import evaluate
+
+  kappa = [3.0, np.nan, 1e6, 20.0, 3.0, np.inf]
+  regions = [64, 1, 64, 60, 61, 64]
+  as_ref = [-k if np.isfinite(k) or np.isinf(k) else -100000.0 for k in kappa]
+  want = np.add(naive_average_ranks(as_ref), naive_average_ranks(regions))
+  got = evaluate.te_nas_aggregate(kappa, regions)
+  np.testing.assert_array_equal(got, want)
+  ntk_only = evaluate.te_nas_aggregate(kappa, np.ones(6))
+  assert ntk_only[1] > ntk_only[2]  # NaN counts as kappa = 1e5: better than 1e6, as there
+  with pytest.raises(ValueError, match="`linear_regions` must be of length 6"):
+    evaluate.te_nas_aggregate(kappa, regions[:3])
