@@ -42,6 +42,7 @@ GROUPS = {
     "meco": ("meco,meco_opt", {}),  # one real image, PyTorch default init (MeCo NB201 script)
     "swap": ("swap,reg_swap", {"--init": "normal"}),  # 16 real images, N(0, 1) re-init
     "zico": ("zico", {}),  # 128 real images split into two batches of 64
+    "rbflex": ("rbflex", {}),  # 3 real images (the reference's are augmented: crop + flip), alone
     # AZ-NAS's per-architecture TE-NAS (the VKDNW table's row): NTK of 64 real images, linear
     # regions of 64 N(0, 1) images drawn by the proxy itself.
     "tenas": ("ntk_cond,linear_regions", {"--batch-size": "64"}),
@@ -69,6 +70,8 @@ REFERENCE = {
     "zico": (0.802, 0.809, VKDNW),
     "swap": (None, None, "SWAP ICLR 2024 publishes the regularised score only"),
     "reg_swap": (None, 0.90, "SWAP ICLR 2024 abstract (C100 validation accuracy; mu, sigma unstated)"),
+    "rbflex": (None, None, "RBFleX-NAS TNNLS 2025 Table I gives Kendall tau 0.569 (C10) and Pearson "
+               "0.898, no Spearman rho"),
     "ntk_cond": (None, None, "TE-NAS uses it inside its pruning search only"),
     "linear_regions": (None, None, "TE-NAS uses it inside its pruning search only"),
     "te_nas": (0.722, 0.723, VKDNW + "; rank(-ntk_cond) + rank(linear_regions)"),
