@@ -76,8 +76,8 @@ REFERENCE = {
     "linear_regions": (None, None, "TE-NAS uses it inside its pruning search only"),
     "te_nas": (0.722, 0.723, VKDNW + "; rank(-ntk_cond) + rank(linear_regions)"),
 }
-# Aggregates computed from a group's score columns: name -> (group, function of the score table).
-AGGREGATES = {"te_nas": ("tenas", ("ntk_cond", "linear_regions"))}
+# Aggregates of a group's score columns: name -> (group, jaxnas.evaluate function, its columns).
+AGGREGATES = {"te_nas": ("tenas", "te_nas_aggregate", ("ntk_cond", "linear_regions"))}
 TOLERANCE = 0.03
 PROTOCOL_NOTE = (
     "How the protocols differ (why a gap need not be an implementation difference): zero-cost-nas "
@@ -132,11 +132,11 @@ def main() -> int:
 
   from jaxnas import data, evaluate, spaces
   truth = data.load_table(table)
-  for name, (group, columns) in AGGREGATES.items():
+  for name, (group, function, columns) in AGGREGATES.items():
     if group not in summaries:
       continue
     scores = data.load_table(RESULTS / f"{tag}_{group}_scores.csv")  # index, arch, one column each
-    agg = evaluate.te_nas_aggregate(*(scores.column(c) for c in columns))
+    agg = getattr(evaluate, function)(*(scores.column(c) for c in columns))
     for column in corr:
       r = evaluate.rank_correlation(agg, truth.lookup(scores.index, column))
       corr[column][name] = r._asdict()
