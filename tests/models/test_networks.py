@@ -14,6 +14,7 @@ from jaxnas.spaces import nats_sss, nb201
 from ..conftest import FAST_COMPILE, TOL, fast_jit
 
 SMALL = dict(C=4, N=2)  # same code paths as C=16, N=5 (scan over 2 cells), small compile
+ONE_CELL = dict(C=4, N=1)  # for the costly gradient comparisons (two cells: the forward test)
 EDGE_CASES = [(0, 0, 0, 0, 0, 0), (1, 1, 1, 1, 1, 1), (3, 3, 3, 3, 3, 3), (2, 2, 2, 2, 2, 2),
               (4, 4, 4, 4, 4, 4), (3, 0, 0, 0, 0, 0), (0, 3, 3, 0, 3, 3)]
 
@@ -58,14 +59,14 @@ def test_supernet_equals_exact_network_float64():
     x = jax.random.normal(jax.random.key(1), (3, 8, 8, 3), jnp.float64)
     supers = {}
     for impl in ("switch", "mask"):
-      sup = models.nb201_network(None, supernet_impl=impl, dtype=jnp.float64, **SMALL)
+      sup = models.nb201_network(None, supernet_impl=impl, dtype=jnp.float64, **ONE_CELL)
       sv = sup.init(jax.random.key(7))
       sgrad = jax.jit(lambda v, a, x, sup=sup: jax.grad(_loss_and_logits(models.with_arch(sup, a)),
                                                         has_aux=True)(v, x))
       supers[impl] = sup, sv, sgrad.lower(sv, jnp.asarray(ARCHS[0]), x).compile(
           compiler_options=FAST_COMPILE)
     for arch in ARCHS:
-      ex = models.nb201_network(arch, dtype=jnp.float64, **SMALL)
+      ex = models.nb201_network(arch, dtype=jnp.float64, **ONE_CELL)
       ev = _selected(supers["switch"][1], ex.variable_shapes((1, 8, 8, 3)))
       g_ex, logits_ex = fast_jit(jax.grad(_loss_and_logits(ex), has_aux=True))(ev, x)
       if nb201.is_zero_output(np.asarray(arch)):
@@ -81,6 +82,19 @@ def test_supernet_equals_exact_network_float64():
         dead = [np.abs(np.asarray(g)).max() for g, a in zip(jax.tree.leaves(g_sup), jax.tree.leaves(active))
                 if not bool(a)]
         assert all(d == 0 for d in dead), msg
+
+
+def test_supernet_scanning_two_cells_per_stage_equals_exact_network():
+  """The gradient test above uses one cell per stage; here ``nn.scan`` runs over two."""
+  x = jax.random.normal(jax.random.key(1), (3, 8, 8, 3))
+  arch = RANDOM_ARCHS[0]
+  ex = models.nb201_network(arch, **SMALL)
+  for impl in ("switch", "mask"):
+    sup = models.nb201_network(None, supernet_impl=impl, **SMALL)
+    sv = sup.init(jax.random.key(7))
+    logits = fast_jit(lambda v, x, sup=sup: models.with_arch(sup, jnp.asarray(arch))(v, x))(sv, x)
+    want = fast_jit(lambda v, x: ex(v, x))(_selected(sv, ex.variable_shapes((1, 8, 8, 3))), x)
+    np.testing.assert_allclose(logits, want, **TOL["float32"], err_msg=impl)
 
 
 def test_supernet_reports_exact_counts_for_all_cells():
@@ -182,6 +196,26 @@ def test_eager_init_is_one_cached_program_with_the_bits_of_init_under_jit():
     assert not np.array_equal(again["params"]["conv"]["kernel"], got["params"]["conv"]["kernel"])
     assert np.all(np.asarray(got["params"]["bn"]["scale"]) == 1)
   assert np.all(np.asarray(got["params"]["dense"]["bias"]) == 0)  # normal rule: biases 0
+
+
+def test_eager_init_pads_draws_of_every_shape_to_one_length_with_the_same_bits(monkeypatch):
+  """The stand-alone init program draws every random leaf of a rule at one flat length (or in
+  power-of-8 size classes past its budget) and keeps each leaf's prefix: the bits of per-shape
+  draws inside a trace, for every leaf of a NB201 supernet (all shapes), every rule."""
+  from jaxnas.models import _init
+
+  shapes = models.nb201_network(None, C=4, N=1).variable_shapes((1, 8, 8, 3))
+  key = jax.random.key(3)
+  for init, budget in (("pytorch", None), ("kaiming_normal", 1)):
+    if budget is not None:
+      monkeypatch.setattr(_init, "_INIT_PAD_BUDGET", budget)
+    # Per-shape draws in a traced program (at XLA level 1: the default's bits, see the test above).
+    want = jax.jit(lambda k, init=init: _init.init_variables(shapes, k, init=init)).lower(
+        key).compile(compiler_options=_init._INIT_COMPILER_OPTIONS)(key)
+    _init._compiled_init.cache_clear()
+    got = _init.init_variables(shapes, key, init=init)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)), got, want)
+  _init._compiled_init.cache_clear()
 
 
 def test_batch_norm_matches_pytorch_semantics_naive():
