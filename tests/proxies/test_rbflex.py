@@ -260,8 +260,9 @@ def test_hda_gamma_skips_zero_variance_pairs():
     assert rb.hda_gamma(m[:1], s[:1]) == np.inf
 
 
-def test_errors(exact):
-  net, v, x = exact["net"], exact["v"], Batch(_images(3, dtype=jnp.float32))
+def test_errors():  # not the `exact` fixture: xdist would build it on this worker too
+  net = models.nb201_network(ARCH, **TINY)
+  v, x = _init(net), Batch(_images(3, dtype=jnp.float32))
   with pytest.raises(ValueError, match="gamma_k"):
     rb.rbflex(net, v, x, None, gamma_k=0.0)
   with pytest.raises(ValueError, match="gamma_q"):
