@@ -122,13 +122,19 @@ def _padded_groups(draws: dict, leaves, pad_budget: int) -> dict:
     by_rule.setdefault((rule, dt), []).extend(items)
   out: dict = {}
   for (rule, dt), items in by_rule.items():
-    size = lambda item: math.prod(leaves[item[0]][1].shape)
-    longest = max(size(it) for it in items)
-    for it in items:
-      n = size(it)
-      length = longest if len(items) * longest <= pad_budget else 8 ** math.ceil(math.log(max(n, 1), 8))
-      out.setdefault((rule, (max(length, n),), dt), []).append(it)
+    sizes = [math.prod(leaves[it[0]][1].shape) for it in items]
+    one_length = len(items) * max(sizes) <= pad_budget
+    for it, n in zip(items, sizes):
+      out.setdefault((rule, (max(sizes) if one_length else _power_of_8_at_least(n),), dt),
+                     []).append(it)
   return out
+
+
+def _power_of_8_at_least(n: int) -> int:
+  length = 1
+  while length < n:
+    length *= 8
+  return length
 
 
 #: XLA options for the stand-alone initialisation program. Its PRNG code takes XLA:CPU's default
