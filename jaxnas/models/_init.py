@@ -48,8 +48,6 @@ def init_from_shapes(shapes, key: jax.Array, *, init: str = "pytorch", dtype=Non
     init: 'pytorch', 'normal' or 'kaiming_normal'.
     dtype: cast every leaf to this float dtype (default: keep the declared dtype).
   """
-  if init not in INITS:
-    raise ValueError(f"`init` must be one of {INITS}, got {init!r}.")
   return _init_from_shapes(shapes, key, init, dtype, pad_budget=0)
 
 
@@ -63,6 +61,8 @@ def _init_from_shapes(shapes, key, init, dtype, *, pad_budget: int):
   elements per rule (else one call per power-of-8 size class). The stand-alone init program
   compiles several times faster that way; inside a user's trace (vmapped over a population) the
   padding would cost memory, so there leaves are grouped by shape only."""
+  if init not in INITS:
+    raise ValueError(f"`init` must be one of {INITS}, got {init!r}.")
   if not jax.config.jax_threefry_partitionable:
     pad_budget = 0  # the prefix property needs the partitionable bit layout
   leaves, treedef = jax.tree_util.tree_flatten_with_path(shapes)
@@ -164,8 +164,6 @@ def init_variables(shapes, key: jax.Array, *, init: str = "pytorch", dtype=None)
 def _compiled_init(treedef, layout, init, dtype, key_type, x64):
   del x64  # part of the cache key: the program's dtypes depend on it
   shapes = jax.tree.unflatten(treedef, [jax.ShapeDtypeStruct(s, d) for s, d in layout])
-  if init not in INITS:
-    raise ValueError(f"`init` must be one of {INITS}, got {init!r}.")
   fn = jax.jit(functools.partial(_init_from_shapes, shapes, init=init, dtype=dtype,
                                  pad_budget=_INIT_PAD_BUDGET))
   key_spec = jax.ShapeDtypeStruct(key_type.shape, key_type.dtype)

@@ -201,7 +201,7 @@ def test_eager_init_is_one_cached_program_with_the_bits_of_init_under_jit():
 def test_eager_init_pads_draws_of_every_shape_to_one_length_with_the_same_bits(monkeypatch):
   """The stand-alone init program draws every random leaf of a rule at one flat length (or in
   power-of-8 size classes past its budget) and keeps each leaf's prefix: the bits of per-shape
-  draws inside a trace, for every leaf of a NB201 supernet (all shapes), every rule."""
+  draws inside a trace, for every leaf of a NB201 supernet (all shapes), uniform and normal rules."""
   from jaxnas.models import _init
 
   shapes = models.nb201_network(None, C=4, N=1).variable_shapes((1, 8, 8, 3))
