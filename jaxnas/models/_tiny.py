@@ -216,20 +216,40 @@ class _CellStep(nn.Module):
   dtype: Any
   outputs: bool = False
   cells: bool = False  # output the cell's output (capture="cells") instead of its captures
+  stack: bool = False  # give the output a length-1 stacking axis (the one-cell "scan")
 
   @nn.compact
   def __call__(self, h, arch):
     cell = Cell(self.width, self.width, self.arch, self.variant, self.batch_norm, self.impl,
                 self.dtype, self.outputs, name="cell")
     h, taps = cell(h, None if self.arch is not None else arch, train=self.train)
-    return h, (h if self.cells else taps)
+    out = h if self.cells else taps
+    return h, (_stack(out) if self.stack else out)
+
+
+_STACKED = ("params", "batch_stats", GATES, DELTAS, PROBES)
+
+
+def _unstack(tree):
+  return jax.tree.map(lambda a: a.reshape(a.shape[1:]), tree)
+
+
+def _stack(tree):
+  return jax.tree.map(lambda a: a.reshape((1,) + a.shape), tree)
 
 
 @functools.lru_cache(maxsize=None)
 def _scanned_cells(length: int):
-  """`length` identical cells as one ``nn.scan`` (compiled once, variables stacked on axis 0)."""
-  return nn.scan(_CellStep, variable_axes={"params": 0, "batch_stats": 0, GATES: 0, DELTAS: 0,
-                                             PROBES: 0},
+  """`length` identical cells as one ``nn.scan`` (compiled once, variables stacked on axis 0).
+
+  One cell is called directly, its variables seen through a length-1 stacking axis: the names,
+  shapes (hence values) and outputs of the scan's layout without JAX's linearisation of a ``scan``,
+  which costs seconds of tracing per gradient even at length 1. Construct with ``stack=True``.
+  """
+  if length == 1:
+    return nn.map_variables(_CellStep, _STACKED, trans_in_fn=_unstack, trans_out_fn=_stack,
+                            mutable=True)
+  return nn.scan(_CellStep, variable_axes={c: 0 for c in _STACKED},
                  split_rngs={"params": True}, in_axes=nn.broadcast, length=length,
                  unroll=length)
 
@@ -369,7 +389,7 @@ class TinyNetwork(nn.Module):
         run += 1
       step = _scanned_cells(run)(width, self.arch, self.variant, self.batch_norm,
                                  self.supernet_impl, train, self.dtype, outputs, cells,
-                                 name=f"layer{i}{STACK_SUFFIX}")
+                                 stack=run == 1, name=f"layer{i}{STACK_SUFFIX}")
       h, stacked = step(h, arch if arch is not None else jnp.zeros((len(EDGES),), jnp.int32))
       for j in range(run):
         if cells:

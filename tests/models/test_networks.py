@@ -97,6 +97,42 @@ def test_supernet_scanning_two_cells_per_stage_equals_exact_network():
     np.testing.assert_allclose(logits, want, **TOL["float32"], err_msg=impl)
 
 
+def test_one_cell_stage_skips_scan_but_keeps_its_layout_and_results(monkeypatch):
+  """A stage of one cell calls the cell directly (JAX's linearisation of even a length-1 scan costs
+  seconds of tracing per gradient) with the scan's variable layout: same names, shapes, values,
+  outputs, captures, BatchNorm updates and gradients as ``nn.scan`` over one cell."""
+  import flax.linen as nn
+
+  from jaxnas.models import _tiny
+
+  def always_scan(length):
+    scan = nn.scan(_tiny._CellStep, variable_axes={c: 0 for c in _tiny._STACKED},
+                   split_rngs={"params": True}, in_axes=nn.broadcast, length=length)
+    return lambda *args, stack, **kwargs: scan(*args, **kwargs)
+
+  arch = (3, 1, 4, 0, 2, 1)  # two conv kinds, skip, pool and none
+
+  def run():
+    x = jax.random.normal(jax.random.key(1), (3, 8, 8, 3), jnp.float64)
+    net = models.nb201_network(arch, dtype=jnp.float64, **ONE_CELL)
+    v = net.init(jax.random.key(7))
+
+    def f(v):
+      (logits, outs), upd = net(v, x, capture="outputs", mutable=["batch_stats"])
+      return jnp.sum(jnp.sin(logits)), (logits, outs, upd)
+
+    return v, fast_jit(jax.grad(f, has_aux=True))(v)
+
+  with jax.enable_x64(True):
+    got = run()
+    monkeypatch.setattr(_tiny, "_scanned_cells", always_scan)
+    want = run()
+  assert jax.tree.structure(got) == jax.tree.structure(want)
+  assert any("_cells" in jax.tree_util.keystr(p) and leaf.shape[0] == 1
+             for p, leaf in jax.tree_util.tree_leaves_with_path(got[0]))
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, **TOL["float64"]), got, want)
+
+
 def test_supernet_reports_exact_counts_for_all_cells():
   sup = models.nb201_network(None)
   enc = nb201.all_encodings()
