@@ -4,7 +4,8 @@ neural-tangents only imports on old JAX, so it runs in the pinned side environme
 ``tests/ntk/test_nt_oracle.py`` builds (``$JAXNAS_CACHE/nt-oracle-venv``, default
 ``~/.cache/jaxnas``). This script times jaxnas in the current environment, then starts the side
 environment's Python on this same file (``--engine nt``) for the same models, sizes, parameters and
-inputs, alternating the two engines per case so machine noise hits both alike. Per case: compile
+inputs, and there also runs jaxnas's NTK module on the old JAX (``--engine jaxnas_old_jax``: same code,
+older XLA:CPU), alternating the engines per case so machine noise hits all alike. Per case: compile
 time apart, then the median of ``--repeats`` runs of the jitted kernel function (x2 = None, float32,
 ``trace_axes=(-1,)``). Writes ``benchmarks/results/ntk_speed.{md,csv}``.
 
@@ -70,6 +71,12 @@ def time_case(engine, name, impl, repeats):
 
   if engine == "nt":
     import neural_tangents as lib
+  elif engine == "jaxnas_old_jax":  # jaxnas's NTK module (it imports only jax and numpy) on JAX 0.5.3
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_empirical", ROOT / "jaxnas" / "ntk" / "_empirical.py")
+    lib = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(lib)
   else:
     from jaxnas import ntk as lib
   f, params, x = build(name)
@@ -89,7 +96,7 @@ def time_case(engine, name, impl, repeats):
 def main() -> int:
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--repeats", type=int, default=5)
-  ap.add_argument("--engine", choices=("jaxnas", "nt"), default=None,
+  ap.add_argument("--engine", choices=("jaxnas", "nt", "jaxnas_old_jax"), default=None,
                   help="internal: time one engine for --case/--impl and print JSON")
   ap.add_argument("--case")
   ap.add_argument("--impl", type=int)
@@ -105,7 +112,8 @@ def main() -> int:
   for name in CASES:
     for impl, impl_name in IMPLEMENTATIONS.items():
       res = {}
-      for engine, python in (("nt", str(VENV_PYTHON)), ("jaxnas", sys.executable)):
+      for engine, python in (("nt", str(VENV_PYTHON)), ("jaxnas", sys.executable),
+                             ("jaxnas_old_jax", str(VENV_PYTHON))):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_PLATFORMS": "cpu"}
         out = subprocess.run([python, __file__, "--engine", engine, "--case", name, "--impl",
                               str(impl), "--repeats", str(args.repeats)],
@@ -117,6 +125,7 @@ def main() -> int:
                        nt_run_s=round(res["nt"]["run_s"], 4),
                        jaxnas_run_s=round(res["jaxnas"]["run_s"], 4),
                        speedup=round(res["nt"]["run_s"] / res["jaxnas"]["run_s"], 2),
+                       jaxnas_old_jax_run_s=round(res["jaxnas_old_jax"]["run_s"], 4),
                        nt_compile_s=round(res["nt"]["compile_s"], 2),
                        jaxnas_compile_s=round(res["jaxnas"]["compile_s"], 2),
                        kernels_agree=agree, nt_jax=res["nt"]["jax"], jaxnas_jax=res["jaxnas"]["jax"]))
@@ -130,12 +139,16 @@ def main() -> int:
            f"`python benchmarks/ntk.py --repeats {args.repeats}`: each engine in its own process "
            f"and environment (neural-tangents on JAX {rows[0]['nt_jax']}, jaxnas on JAX "
            f"{rows[0]['jaxnas_jax']}), alternating per case; median run time of the jitted kernel "
-           "function, compilation apart. Speed-up = neural-tangents time / jaxnas time.", "",
-           "| model | N | implementation | neural-tangents s | jaxnas s | speed-up | compile nt / jaxnas (s) | kernels agree (1e-4) |",
-           "|---|---|---|---|---|---|---|---|"]
+           "function, compilation apart. Speed-up = neural-tangents time / jaxnas time. The column "
+           "'jaxnas on JAX 0.5.3' runs jaxnas's NTK module (`jaxnas/ntk/_empirical.py`, which "
+           "imports only jax and numpy) in neural-tangents' environment: the same code on the older "
+           "XLA:CPU.", "",
+           "| model | N | implementation | neural-tangents s | jaxnas s | speed-up | jaxnas on JAX 0.5.3 s | compile nt / jaxnas (s) | kernels agree (1e-4) |",
+           "|---|---|---|---|---|---|---|---|---|"]
   for r in rows:
     lines.append(f"| {CASES[r['model']][1]} | {r['n']} | {r['implementation']} | {r['nt_run_s']} | "
-                 f"{r['jaxnas_run_s']} | {r['speedup']}x | {r['nt_compile_s']} / "
+                 f"{r['jaxnas_run_s']} | {r['speedup']}x | {r['jaxnas_old_jax_run_s']} | "
+                 f"{r['nt_compile_s']} / "
                  f"{r['jaxnas_compile_s']} | {'yes' if r['kernels_agree'] else 'NO'} |")
   lines.append("")
   (RESULTS / "ntk_speed.md").write_text("\n".join(lines))
