@@ -78,7 +78,8 @@ def linear_regions(apply_fn, variables, batch, key, *, gaussian_inputs: bool = T
   if gaussian_inputs:
     require_key(key, "linear_regions", "draws its standard-normal inputs (gaussian_inputs=True)")
     batch = Batch(jax.random.normal(key, batch.x.shape, batch.x.dtype))
-  codes, valid = activation_patterns(apply_fn, variables, batch, conv_only=conv_only)
+  codes, valid = activation_patterns(apply_fn, variables, batch, conv_only=conv_only,
+                                     name="linear_regions")
   return count_distinct_rows(codes, valid).astype(dt)
 
 

@@ -8,16 +8,9 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from ._base import Proxy, check_batch, require_key, resolve_dtype
+from ._base import Proxy, captured, check_batch, require_key, resolve_dtype
 
 MECO = "HamsterMimi/MeCo@0d830dd correlation/NAS_Bench_201.py (get_score)"
-
-OUTPUTS_MSG = (
-    "{name} needs every module output of the network: `apply_fn(variables, x, train=True, "
-    "capture='outputs')` must return (logits, outputs) with each output carrying `.value` "
-    "(N, H, W, C) and `.weight` (how many modules output it). jaxnas.models networks provide this; "
-    "got {kind}."
-)
 
 #: Channels MeCo_opt samples per module output.
 OPT_CHANNELS = 8
@@ -60,12 +53,7 @@ def _by_shape(outs):
 
 
 def _outputs(apply_fn, variables, x, name):
-  res = apply_fn(variables, x, train=True, capture="outputs")
-  if not (isinstance(res, tuple) and len(res) == 2):
-    raise TypeError(OUTPUTS_MSG.format(name=name, kind=type(apply_fn).__name__))
-  if any(not (hasattr(o, "value") and hasattr(o, "weight")) for o in res[1]):
-    raise TypeError(OUTPUTS_MSG.format(name=name, kind=type(apply_fn).__name__))
-  return [o for o in res[1] if o.value.ndim == 4]
+  return [o for o in captured(apply_fn, variables, x, "outputs", name) if o.value.ndim == 4]
 
 
 def meco(apply_fn, variables, batch, key, *, dtype=None):

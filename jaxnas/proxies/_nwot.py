@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._base import Proxy, check_batch, resolve_dtype
+from ._base import Proxy, captured, check_batch, resolve_dtype
 
 
 def activation_kernel(codes, *, dtype=jnp.float32):
@@ -34,7 +34,7 @@ def naswot_kernel(apply_fn, variables, batch, *, duplicate_wrapped: bool = True,
   block is counted twice and the head ReLU once.
   """
   batch = check_batch(batch, needs_labels=False, name="nwot")
-  _, acts = apply_fn(variables, batch.x, train=True, capture=True)
+  acts = captured(apply_fn, variables, batch.x, True, "nwot")
   dt = resolve_dtype(dtype, "nwot")
   n = batch.x.shape[0]
   k = jnp.zeros((n, n), dt)

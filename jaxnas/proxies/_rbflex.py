@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._base import Proxy, check_batch, resolve_dtype
+from ._base import Proxy, captured, check_batch, resolve_dtype
 
 RBFLEX_REPO = "tomomasayamasaki/RBFleX-NAS@cd3a57b"
 RBFLEX_REF = RBFLEX_REPO + " RBFleX_NAS-Bench-201.py (main: hooks, normalize, Simularity_Mat)"
@@ -20,12 +20,6 @@ HDA_REF = RBFLEX_REPO + " HDA.py"
 GAMMA_K = 2.68690173088039e-12
 GAMMA_Q = 1.02460061284506e-11
 
-CAPTURE_MSG = (
-    "{name} needs the network's ReLU inputs and module outputs: `apply_fn(variables, x, "
-    "train=True, capture=True)` must return (logits, activations) with `.pre` and `.weight`, and "
-    "`capture='outputs'` (logits, outputs) with `.value` and `.weight`, as jaxnas.models networks "
-    "do; got {kind}."
-)
 VARIANT_MSG = (
     "{name} follows the reference's xautodl TinyNetwork: build the network with "
     "variant='xautodl' (the default), not {variant!r}. (It picks the ReLU-conv-BN block outputs "
@@ -57,15 +51,6 @@ def _check_gamma(gamma, name: str, arg: str):
                      f"exp(-{arg} * ||a - b||^2)), got {gamma!r}.")
 
 
-def _records(apply_fn, variables, x, capture, name):
-  res = apply_fn(variables, x, train=True, capture=capture)
-  attrs = ("pre", "weight") if capture is True else ("value", "weight")
-  if not (isinstance(res, tuple) and len(res) == 2 and isinstance(res[1], tuple)) or any(
-      not all(hasattr(r, a) for a in attrs) for r in res[1]):
-    raise TypeError(CAPTURE_MSG.format(name=name, kind=type(apply_fn).__name__))
-  return res[1]
-
-
 def _hooked(apply_fn, variables, x, name):
   """(x tensors, their multiplicities, y) of one forward pass of the batch `x`.
 
@@ -74,8 +59,8 @@ def _hooked(apply_fn, variables, x, name):
   the number of ReLU modules reading it) and each ReLU-conv-BN block's output. y (N, C): the
   spatial mean of the last ReLU's output, the classifier's input.
   """
-  acts = _records(apply_fn, variables, x, True, name)
-  outs = _records(apply_fn, variables, x, "outputs", name)
+  acts = captured(apply_fn, variables, x, True, name)
+  outs = captured(apply_fn, variables, x, "outputs", name)
   if not acts:
     raise ValueError(f"{name}: the network captured no ReLU; the score needs at least the head "
                      "ReLU, whose pooled output is the classifier's input.")

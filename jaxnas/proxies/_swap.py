@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._base import Proxy, check_batch, resolve_dtype
+from ._base import Proxy, captured, check_batch, resolve_dtype
 from ._size import num_params
 
 SWAP_REF = "pym1024/SWAP@f6049f7 src/metrics/swap.py (SWAP, SampleWiseActivationPatterns)"
@@ -48,14 +48,16 @@ def count_distinct_columns(codes, valid=None):
   return jnp.sum(changed & ok, dtype=jnp.int32)
 
 
-def activation_patterns(apply_fn, variables, batch, *, conv_only: bool = True):
+def activation_patterns(apply_fn, variables, batch, *, conv_only: bool = True,
+                        name: str = "swap"):
   """(codes, valid): the binary ReLU outputs sign(ReLU(z)) of every captured ReLU, one column per
   neuron (N, V), and whether each neuron's ReLU runs in the selected architecture (V,).
 
-  `conv_only` keeps ReLUs with 4-D inputs only, as the reference's hook does.
+  `conv_only` keeps ReLUs with 4-D inputs only, as the reference's hook does; `name` is the proxy
+  that errors name.
   """
-  batch = check_batch(batch, needs_labels=False, name="swap")
-  _, acts = apply_fn(variables, batch.x, train=True, capture=True)
+  batch = check_batch(batch, needs_labels=False, name=name)
+  acts = captured(apply_fn, variables, batch.x, True, name)
   n = batch.x.shape[0]
   acts = [a for a in acts if a.pre.ndim == 4 or not conv_only]
   if not acts:

@@ -242,6 +242,19 @@ def test_check_batch_labels():
     check_batch(Batch(x, jnp.zeros(4)), needs_labels=True, name="p")
 
 
+@pytest.mark.parametrize("name", ["nwot", "swap", "linear_regions", "meco", "rbflex"])
+def test_capturing_proxies_say_what_a_plain_apply_fn_lacks(name):
+  """ReLU-input and module-output proxies given a function without ``capture`` (a plain Flax
+  ``apply``) or one returning other records: a TypeError naming the proxy and the records."""
+  x = Batch(jnp.ones((2, 8, 8, 3)))
+  plain = lambda v, x, train=True: x.sum(axis=(1, 2))
+  wrong = lambda v, x, train=True, capture=False: (x.sum(axis=(1, 2)), (x,))  # arrays, not records
+  for apply_fn in (plain, wrong):
+    with pytest.raises(TypeError, match=f"{name} needs the network's .* `apply_fn\\(variables, x, "
+                                        "train=True, capture="):
+      proxies.get(name).fn(apply_fn, {}, x, jax.random.key(0))
+
+
 def test_registry_lookup_errors():
   with pytest.raises(ValueError, match="Did you mean 'synflow'"):
     proxies.get("synflw")
