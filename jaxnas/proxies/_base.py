@@ -31,7 +31,8 @@ class ApplyFn(Protocol):
 
 
 #: What each ``capture`` mode of :class:`ApplyFn` returns and the attributes of every record.
-_CAPTURES = {True: ("ReLU inputs", ("pre", "weight")), "outputs": ("module outputs", ("value", "weight"))}
+_CAPTURES = {True: ("ReLU inputs", ("pre", "weight")),
+             "outputs": ("module outputs", ("value", "weight"))}
 
 
 def captured(apply_fn, variables, x, capture, name: str) -> tuple:
