@@ -49,10 +49,12 @@ class NtkImplementation(enum.IntEnum):
       reverse mode (O vector-Jacobian products) and contracts the two Jacobians leaf by leaf.
       Memory O*P per batch; best when outputs are few and the forward pass is expensive relative to
       P (CNNs). The simplest, most reliable method.
-    NTK_VECTOR_PRODUCTS: (``2``) computes the kernel column by column as NTK-vector products: a
-      vector-Jacobian product through the x2 batch followed by a Jacobian-vector product through the
-      x1 batch, never forming a Jacobian. Costs O2 VJPs + O2 JVPs and memory of one VJP; best for
-      many outputs or cheap forward passes (MLPs). Needs forward-mode differentiation of ``f``
+    NTK_VECTOR_PRODUCTS: (``2``) computes the kernel row by row without forming a Jacobian: the
+      NTK-vector product ``delta -> J1 J2^T delta`` (a vector-Jacobian product through the x2
+      batch, then a Jacobian-vector product through the x1 batch) is transposed with
+      ``jax.linear_transpose`` and applied to each basis vector of f(x1)'s outputs, as
+      neural-tangents does. Costs O1 VJPs + O1 JVPs and memory of one VJP; best for many outputs
+      or cheap forward passes (MLPs). Needs forward-mode differentiation of ``f``
       (``jax.jvp``): jaxnas's ``switch`` supernet does not provide it (use exact networks or
       ``supernet_impl="mask"``).
   """
