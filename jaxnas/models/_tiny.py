@@ -216,15 +216,22 @@ class _CellStep(nn.Module):
   dtype: Any
   outputs: bool = False
   cells: bool = False  # output the cell's output (capture="cells") instead of its captures
-  stack: bool = False  # give the output a length-1 stacking axis (the one-cell "scan")
 
   @nn.compact
   def __call__(self, h, arch):
     cell = Cell(self.width, self.width, self.arch, self.variant, self.batch_norm, self.impl,
                 self.dtype, self.outputs, name="cell")
     h, taps = cell(h, None if self.arch is not None else arch, train=self.train)
-    out = h if self.cells else taps
-    return h, (_stack(out) if self.stack else out)
+    return h, (h if self.cells else taps)
+
+
+class _OneCellStep(_CellStep):
+  """:class:`_CellStep` whose output has a length-1 stacking axis, like a one-step scan's."""
+
+  @nn.compact
+  def __call__(self, h, arch):
+    h, out = super().__call__(h, arch)
+    return h, _stack(out)
 
 
 _STACKED = ("params", "batch_stats", GATES, DELTAS, PROBES)
@@ -244,10 +251,10 @@ def _scanned_cells(length: int):
 
   One cell is called directly, its variables seen through a length-1 stacking axis: the names,
   shapes (hence values) and outputs of the scan's layout without JAX's linearisation of a ``scan``,
-  which costs seconds of tracing per gradient even at length 1. Construct with ``stack=True``.
+  which costs seconds of tracing per gradient even at length 1.
   """
   if length == 1:
-    return nn.map_variables(_CellStep, _STACKED, trans_in_fn=_unstack, trans_out_fn=_stack,
+    return nn.map_variables(_OneCellStep, _STACKED, trans_in_fn=_unstack, trans_out_fn=_stack,
                             mutable=True)
   return nn.scan(_CellStep, variable_axes={c: 0 for c in _STACKED},
                  split_rngs={"params": True}, in_axes=nn.broadcast, length=length,
@@ -389,7 +396,7 @@ class TinyNetwork(nn.Module):
         run += 1
       step = _scanned_cells(run)(width, self.arch, self.variant, self.batch_norm,
                                  self.supernet_impl, train, self.dtype, outputs, cells,
-                                 stack=run == 1, name=f"layer{i}{STACK_SUFFIX}")
+                                 name=f"layer{i}{STACK_SUFFIX}")
       h, stacked = step(h, arch if arch is not None else jnp.zeros((len(EDGES),), jnp.int32))
       for j in range(run):
         if cells:
