@@ -96,13 +96,13 @@ def test_score_nwot_on_real_images(tmp_path, capsys, monkeypatch):
   """Real images reach the proxy at the requested batch size. The network is shrunk to C=4, N=1
   and compiled with cheap XLA passes (the full supernet's compilation is the benchmarks' business)."""
   seen = []
+  score_population = jaxnas.population.score_population
 
   def small(*args, network_kwargs, **kwargs):
     seen.append(dict(network_kwargs))
     return score_population(*args, network_kwargs={**network_kwargs, "C": 4, "N": 1},
                             compiler_options=FAST_COMPILE, **kwargs)
 
-  score_population = jaxnas.population.score_population
   monkeypatch.setattr(jaxnas.population, "score_population", small)
   out = tmp_path / "w.csv"
   assert main(["score", "--archs", "9930:9931", "--proxies", "nwot", "--data", f"npz:{CIFAR_NPZ}",

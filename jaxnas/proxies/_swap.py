@@ -53,8 +53,8 @@ def activation_patterns(apply_fn, variables, batch, *, conv_only: bool = True,
   """(codes, valid): the binary ReLU outputs sign(ReLU(z)) of every captured ReLU, one column per
   neuron (N, V), and whether each neuron's ReLU runs in the selected architecture (V,).
 
-  `conv_only` keeps ReLUs with 4-D inputs only, as the reference's hook does; `name` is the proxy
-  that errors name.
+  `conv_only` keeps ReLUs with 4-D inputs only, as the reference's hook does; `name` is the
+  calling proxy, named in error messages.
   """
   batch = check_batch(batch, needs_labels=False, name=name)
   acts = captured(apply_fn, variables, batch.x, True, name)
