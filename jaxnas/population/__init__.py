@@ -1,6 +1,7 @@
 """Population scoring: many architectures, one compiled program (jit + shard_map over a device
 mesh, lax.map / vmap per device, chunks), across processes with JAX's distributed runtime."""
 
+from ._runtime import compiler_options as compiler_options
 from ._runtime import count_cache_events as count_cache_events
 from ._runtime import default_cache_dir as default_cache_dir
 from ._runtime import initialize_distributed as initialize_distributed
@@ -12,6 +13,6 @@ from ._score import population_mesh as population_mesh
 from ._score import score_exact as score_exact
 from ._score import score_population as score_population
 
-__all__ = ["METHODS", "ScoreTiming", "available_memory", "count_cache_events", "default_cache_dir",
+__all__ = ["METHODS", "ScoreTiming", "available_memory", "compiler_options", "count_cache_events", "default_cache_dir",
            "initialize_distributed", "member_keys", "population_mesh",
            "score_exact", "score_population"]

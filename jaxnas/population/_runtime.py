@@ -1,13 +1,16 @@
-"""JAX's own runtime for population runs: multi-process start-up and the persistent compilation cache."""
+"""JAX's own runtime for population runs: multi-process start-up, the persistent compilation cache
+and the XLA compiler options jaxnas compiles with."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from pathlib import Path
 from typing import Iterator, Optional
 
 import jax
+import jax.numpy as jnp
 
 CACHE_EVENTS = {
     "/jax/compilation_cache/cache_hits": "hits",
@@ -22,6 +25,51 @@ def default_cache_dir() -> Path:
   in your own program: ``jax.config.update("jax_compilation_cache_dir", str(default_cache_dir()))``.
   """
   return Path(os.environ.get("JAXNAS_CACHE", Path.home() / ".cache" / "jaxnas")).expanduser() / "xla"
+
+
+# XLA:CPU's YNNPACK libraries (DebugOptions.LibraryFusionType). jaxlib 0.10's default hands
+# individual dots, reductions and convolutions to YNNPACK; this keeps the first two.
+YNN_OPTION = "xla_cpu_experimental_ynn_fusion_type"
+YNN_WITHOUT_CONVOLUTIONS = "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"
+# Images per pass from which XLA's own float32 convolutions beat YNNPACK's (see compiler_options).
+MIN_BATCH_WITHOUT_YNN_CONVOLUTIONS = 16
+
+
+def compiler_options(platform: Optional[str] = None, *, batch_size: int = 64, dtype=jnp.float32) -> dict:
+  """The XLA compiler options jaxnas compiles a program with, for `platform` (default: JAX's default
+  backend), `batch_size` images per pass and convolutions in `dtype`.
+
+  On CPU, for float32 batches of 16 images or more: XLA's defaults except that convolutions are left
+  to XLA's own emitter instead of YNNPACK (``xla_cpu_experimental_ynn_fusion_type`` without
+  ``INDIVIDUAL_CONVOLUTION``; YNNPACK keeps dots and reductions, whose float32 BatchNorm statistics
+  are more accurate). jaxlib 0.10's YNNPACK computes the gradients of batch-64 convolutions 2.2-5x
+  slower (``benchmarks/results/xla_cpu_options.md``: per NB201 cell grad_norm 1.8x, snip 1.5x,
+  NASWOT 1.25x, jacob_cov 1.2x faster; the CNN's empirical NTK 1.6-1.7x); on 1-4 images, and in
+  float64, whose convolutions XLA's own emitter runs up to 5x slower, YNNPACK is faster and stays.
+
+  Otherwise, on a jaxlib that does not know the option, or when ``XLA_FLAGS`` sets it (your choice
+  wins): ``{}``, XLA's defaults. Per-program options change nothing else in the process.
+  :func:`score_population` and :func:`score_exact` use them (for their largest batch) unless given
+  ``compiler_options``; for your own programs (proxies, NTKs)::
+
+    jax.jit(fn, compiler_options=jaxnas.population.compiler_options(batch_size=len(x)))
+  """
+  platform = jax.default_backend() if platform is None else platform
+  if (platform != "cpu" or batch_size < MIN_BATCH_WITHOUT_YNN_CONVOLUTIONS
+      or jnp.dtype(dtype) != jnp.float32 or YNN_OPTION in os.environ.get("XLA_FLAGS", "")):
+    return {}
+  return dict(_cpu_options())
+
+
+@functools.lru_cache(maxsize=None)
+def _cpu_options() -> tuple:
+  """The CPU options this jaxlib accepts (a tiny program compiled with them once per process)."""
+  options = {YNN_OPTION: YNN_WITHOUT_CONVOLUTIONS}
+  try:
+    jax.jit(lambda x: x + 1).lower(jax.ShapeDtypeStruct((), jnp.float32)).compile(compiler_options=options)
+  except jax.errors.JaxRuntimeError:
+    return ()
+  return tuple(options.items())
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from jaxnas import models, spaces
+from jaxnas.population import _runtime
 from jaxnas.proxies import Batch, Proxy, evaluate
 from jaxnas.proxies._base import as_batch
 
@@ -75,6 +76,13 @@ def _batch_for(batches, proxy: Proxy) -> Batch:
   else:
     b = batches
   return as_batch(b)
+
+
+def _largest_batch(proxies: Sequence[Proxy], batches) -> int:
+  """Images per pass of the largest batch a proxy of the program reads (1 when none reads images:
+  synflow's one all-ones image, parameter counts)."""
+  return max([int(np.shape(_batch_for(batches, p).x)[0]) for p in proxies if p.batch_size is not None],
+             default=1)
 
 
 def _out_dtype():
@@ -291,7 +299,10 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     progress: show a tqdm bar with architectures/second and ETA (after compilation; on process 0).
     on_chunk: ``on_chunk(start, stop, scores)`` after each chunk (for incremental persistence).
     timing: if a list is given, a :class:`ScoreTiming` is appended to it.
-    compiler_options: XLA compiler options for the program (e.g. less optimisation in tests).
+    compiler_options: XLA compiler options for the program; None: :func:`compiler_options` for the
+      mesh's platform and the largest batch a proxy reads (on CPU from 16 images, convolutions
+      without YNNPACK);
+      ``{}``: XLA's defaults.
   """
   if method not in METHODS:
     raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
@@ -326,6 +337,9 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   bar = _progress(enc.shape[0], show)
   if bar is not None:
     bar.set_description("compiling (once per machine with the compilation cache)")
+  if compiler_options is None:
+    compiler_options = _runtime.compiler_options(mesh.devices.flat[0].platform,
+                                                 batch_size=_largest_batch(proxies, batches))
   rep = jax.tree.map(lambda a: program.put(a, sharded=False), unique)
 
   def chunk_inputs(start, stop, per_device):
@@ -389,13 +403,16 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   """Scores with one exact network per architecture (one compilation per distinct structure).
 
   The reference path for the supernet and the engine for spaces without a masked supernet.
-  Same keys, weights and outputs as :func:`score_population`.
+  Same keys, weights and outputs as :func:`score_population`; `compiler_options` as there (None:
+  :func:`compiler_options` for JAX's default backend).
   """
   sp = spaces.get(space)
   enc = np.asarray(encodings)
   keys = member_keys(key, sp.index_of(enc))
   groups = _groups(proxies, dict(network_kwargs or {}))
   unique, batch_ids = _unique_batches([_batch_for(batches, p) for p in proxies])
+  if compiler_options is None:
+    compiler_options = _runtime.compiler_options(batch_size=_largest_batch(proxies, batches))
   out = np.zeros((enc.shape[0], len(proxies)), np.float64)
   bar = _progress(enc.shape[0], progress)
   t0 = time.perf_counter()

@@ -115,3 +115,54 @@ def test_per_proxy_batches_and_errors(setup):
     population.score_population(enc, ["nwot"], batch, jax.random.key(0))
   keys = population.member_keys(jax.random.key(0), [5, 9])
   assert not np.array_equal(jax.random.key_data(keys[0]), jax.random.key_data(keys[1]))
+
+
+def test_cpu_compiler_options_drop_ynnpack_convolutions_for_float32_batches(monkeypatch):
+  from jaxnas.population import _runtime
+
+  assert population.compiler_options("gpu") == {} and population.compiler_options("tpu") == {}
+  opts = population.compiler_options("cpu")
+  # jaxlib 0.10 (the supported floor) knows the option; the value is XLA's default less convolutions.
+  assert opts == {_runtime.YNN_OPTION: "LIBRARY_FUSION_TYPE_INDIVIDUAL_DOT,LIBRARY_FUSION_TYPE_REDUCE"}
+  assert population.compiler_options("cpu", batch_size=16) == opts
+  # A few images, or float64: YNNPACK's convolutions are the faster ones, XLA's defaults stay.
+  assert population.compiler_options("cpu", batch_size=15) == {}
+  assert population.compiler_options("cpu", batch_size=64, dtype=np.float64) == {}
+  opts["changed"] = 1  # a fresh dict each call: the cache cannot be edited through it
+  assert "changed" not in population.compiler_options("cpu")
+  monkeypatch.setenv("XLA_FLAGS", f"--xla_force_host_platform_device_count=2 --{_runtime.YNN_OPTION}=")
+  assert population.compiler_options("cpu") == {}  # the user's XLA_FLAGS win
+  monkeypatch.delenv("XLA_FLAGS")
+  # A jaxlib that rejects the value (renamed enum, removed option) gets XLA's defaults, no error.
+  monkeypatch.setattr(_runtime, "YNN_WITHOUT_CONVOLUTIONS", "LIBRARY_FUSION_TYPE_NO_SUCH_THING")
+  _runtime._cpu_options.cache_clear()
+  try:
+    assert population.compiler_options("cpu") == {}
+  finally:
+    _runtime._cpu_options.cache_clear()
+
+
+def test_scoring_compiles_with_the_cpu_options_unless_given_its_own(setup, monkeypatch):
+  """The default reaches XLA (an option XLA rejects proves it) and is chosen for the largest
+  batch; explicit options replace it."""
+  from jaxnas.population import _runtime
+
+  plist, batch, enc = setup
+  asked = []
+
+  def fake(platform=None, **kwargs):
+    asked.append(kwargs)
+    return {"xla_no_such_jaxnas_option": 1}
+
+  monkeypatch.setattr(_runtime, "compiler_options", fake)
+  # The largest batch a proxy reads: NWOT's 5 images, not the 8 that synflow's all-ones image
+  # is shaped from (synflow runs one image); 1 when no proxy reads images.
+  batches = {"synflow": batch, "nwot": Batch(batch.x[:5])}
+  for score in (population.score_population, population.score_exact):
+    for chosen in ([plist[1], plist[2]], [plist[0], plist[1]]):
+      with jax.enable_x64(True), pytest.raises(jax.errors.JaxRuntimeError, match="xla_no_such_jaxnas_option"):
+        score(enc[:1], chosen, batches | {"params": batch}, jax.random.key(0), network_kwargs=SMALL)
+  assert asked == [{"batch_size": 5}, {"batch_size": 1}] * 2
+  out = population.score_population(enc[:1], plist[:1], batch, jax.random.key(0), network_kwargs=SMALL,
+                                    **FAST)
+  assert out[0, 0] == nb201.num_params(enc[0], C=4, N=1)
