@@ -5,7 +5,9 @@ neural-tangents only imports on old JAX, so it runs in the pinned side environme
 ``~/.cache/jaxnas``). This script times jaxnas in the current environment, then starts the side
 environment's Python on this same file (``--engine nt``) for the same models, sizes, parameters and
 inputs, and there also runs jaxnas's NTK module on the old JAX (``--engine jaxnas_old_jax``: same code,
-older XLA:CPU), alternating the engines per case so machine noise hits all alike. Per case: compile
+older XLA:CPU), and times jaxnas once more compiled with ``jaxnas.population.compiler_options()``
+(``--engine jaxnas_cpu_options``: XLA:CPU without YNNPACK convolutions, see
+``benchmarks/xla_options.py``), alternating the engines per case so machine noise hits all alike. Per case: compile
 time apart, then the median of ``--repeats`` runs of the jitted kernel function (x2 = None, float32,
 ``trace_axes=(-1,)``). Writes ``benchmarks/results/ntk_speed.{md,csv}``.
 
@@ -80,9 +82,14 @@ def time_case(engine, name, impl, repeats):
   else:
     from jaxnas import ntk as lib
   f, params, x = build(name)
+  options = {}
+  if engine == "jaxnas_cpu_options":
+    from jaxnas import population
+
+    options = population.compiler_options(batch_size=x.shape[0])
   fn = jax.jit(lambda x, p: lib.empirical_ntk_fn(f, trace_axes=(-1,), implementation=impl)(x, None, p))
   t0 = time.perf_counter()
-  exe = fn.lower(x, params).compile()
+  exe = fn.lower(x, params).compile(compiler_options=options)
   compile_s = time.perf_counter() - t0
   runs = []
   for _ in range(repeats):
@@ -96,7 +103,7 @@ def time_case(engine, name, impl, repeats):
 def main() -> int:
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--repeats", type=int, default=5)
-  ap.add_argument("--engine", choices=("jaxnas", "nt", "jaxnas_old_jax"), default=None,
+  ap.add_argument("--engine", choices=("jaxnas", "jaxnas_cpu_options", "nt", "jaxnas_old_jax"), default=None,
                   help="internal: time one engine for --case/--impl and print JSON")
   ap.add_argument("--case")
   ap.add_argument("--impl", type=int)
@@ -113,18 +120,20 @@ def main() -> int:
     for impl, impl_name in IMPLEMENTATIONS.items():
       res = {}
       for engine, python in (("nt", str(VENV_PYTHON)), ("jaxnas", sys.executable),
-                             ("jaxnas_old_jax", str(VENV_PYTHON))):
+                             ("jaxnas_cpu_options", sys.executable), ("jaxnas_old_jax", str(VENV_PYTHON))):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_PLATFORMS": "cpu"}
         out = subprocess.run([python, __file__, "--engine", engine, "--case", name, "--impl",
                               str(impl), "--repeats", str(args.repeats)],
                              check=True, capture_output=True, text=True, env=env, cwd=str(ROOT))
         res[engine] = json.loads(out.stdout.strip().splitlines()[-1])
-      agree = abs(res["nt"]["checksum"] - res["jaxnas"]["checksum"]) <= \
-          1e-4 * abs(res["nt"]["checksum"])
+      agree = all(abs(res["nt"]["checksum"] - res[e]["checksum"]) <= 1e-4 * abs(res["nt"]["checksum"])
+                  for e in ("jaxnas", "jaxnas_cpu_options"))
       rows.append(dict(model=name, n=CASES[name][0], implementation=impl_name,
                        nt_run_s=round(res["nt"]["run_s"], 4),
                        jaxnas_run_s=round(res["jaxnas"]["run_s"], 4),
                        speedup=round(res["nt"]["run_s"] / res["jaxnas"]["run_s"], 2),
+                       jaxnas_cpu_options_run_s=round(res["jaxnas_cpu_options"]["run_s"], 4),
+                       speedup_cpu_options=round(res["nt"]["run_s"] / res["jaxnas_cpu_options"]["run_s"], 2),
                        jaxnas_old_jax_run_s=round(res["jaxnas_old_jax"]["run_s"], 4),
                        nt_compile_s=round(res["nt"]["compile_s"], 2),
                        jaxnas_compile_s=round(res["jaxnas"]["compile_s"], 2),
@@ -142,12 +151,15 @@ def main() -> int:
            "function, compilation apart. Speed-up = neural-tangents time / jaxnas time. The column "
            "'jaxnas on JAX 0.5.3' runs jaxnas's NTK module (`jaxnas/ntk/_empirical.py`, which "
            "imports only jax and numpy) in neural-tangents' environment: the same code on the older "
-           "XLA:CPU.", "",
-           "| model | N | implementation | neural-tangents s | jaxnas s | speed-up | jaxnas on JAX 0.5.3 s | compile nt / jaxnas (s) | kernels agree (1e-4) |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "XLA:CPU. 'jaxnas, CPU options' compiles jaxnas's kernel function with "
+           "`jaxnas.population.compiler_options(batch_size=N)` (XLA:CPU without YNNPACK convolutions), "
+           "as jaxnas's population programs are compiled.", "",
+           "| model | N | implementation | neural-tangents s | jaxnas s | speed-up | jaxnas, CPU options s | speed-up, CPU options | jaxnas on JAX 0.5.3 s | compile nt / jaxnas (s) | kernels agree (1e-4) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
   for r in rows:
     lines.append(f"| {CASES[r['model']][1]} | {r['n']} | {r['implementation']} | {r['nt_run_s']} | "
-                 f"{r['jaxnas_run_s']} | {r['speedup']}x | {r['jaxnas_old_jax_run_s']} | "
+                 f"{r['jaxnas_run_s']} | {r['speedup']}x | {r['jaxnas_cpu_options_run_s']} | "
+                 f"{r['speedup_cpu_options']}x | {r['jaxnas_old_jax_run_s']} | "
                  f"{r['nt_compile_s']} / "
                  f"{r['jaxnas_compile_s']} | {'yes' if r['kernels_agree'] else 'NO'} |")
   lines.append("")

@@ -156,7 +156,8 @@ def main() -> int:
       + f"; batch 64 real CIFAR-10 training images (same array on both sides); float32 matmul peak "
         f"{peak:.1f} GFLOP/s (2048x2048, best of 10).", "",
       "jaxnas: `population.score_population` (switch supernet, one architecture per call, run "
-      "without a loop, 64-bit JAX enabled as in the CLI: synflow in float64). `suite` = the seven scored together "
+      "without a loop, 64-bit JAX enabled as in the CLI: synflow in float64; its default XLA options: "
+      "no YNNPACK convolutions for the batch of 64, XLA's defaults for synflow's one image). `suite` = the seven scored together "
       "(shared passes); for PyTorch it is the sum of the seven, as find_measures runs them. "
       "Proxies in this run: " + ", ".join(chosen) + ".", "",
       "| proxy | jaxnas compile s | jaxnas median s/arch | PyTorch median s/arch | speed-up (median) "

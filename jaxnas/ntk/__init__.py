@@ -4,6 +4,12 @@ Switch from neural-tangents by changing the import::
 
   from jaxnas import ntk as nt          # instead of: import neural_tangents as nt
   ntk_fn = nt.empirical_ntk_fn(model.apply, trace_axes=(-1,))
+
+On CPU, convolutional models' kernels compute about 1.5x faster (jaxlib 0.10) when compiled with
+jaxnas's CPU options (see :func:`jaxnas.population.compiler_options`)::
+
+  options = jaxnas.population.compiler_options(batch_size=len(x1))
+  kernel = jax.jit(ntk_fn, compiler_options=options)(x1, None, params)
 """
 
 from ._empirical import DEFAULT_NTK_IMPLEMENTATION as DEFAULT_NTK_IMPLEMENTATION
