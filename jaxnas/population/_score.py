@@ -301,8 +301,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     timing: if a list is given, a :class:`ScoreTiming` is appended to it.
     compiler_options: XLA compiler options for the program; None: :func:`compiler_options` for the
       mesh's platform and the largest batch a proxy reads (on CPU from 16 images, convolutions
-      without YNNPACK);
-      ``{}``: XLA's defaults.
+      without YNNPACK); ``{}``: XLA's defaults.
   """
   if method not in METHODS:
     raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
