@@ -65,14 +65,20 @@ def population_rows(enc, batch, names, repeats, configs):
           runs[c].extend(timing[0].chunk_run_s)
     a, b = (scores[c] for c in configs)
     rel = float(np.max(np.abs(a - b) / np.maximum(np.abs(a), 1e-30)))
-    row = {"program": f"population {name}", "batch": batch.x.shape[0] if p[0].batch_size else 1}
-    for c in configs:
-      row[f"{c} compile s"] = round(compile_s[c], 1)
-      row[f"{c} run s"] = round(float(np.median(runs[c])), 3)
-    row["max rel. diff"] = f"{rel:.1e}"
-    rows.append(row)
-    print(row, flush=True)
+    rows.append(summary_row(f"population {name}", batch.x.shape[0] if p[0].batch_size else 1, compile_s,
+                            {c: float(np.median(r)) for c, r in runs.items()}, rel, compile_digits=1))
   return rows
+
+
+def summary_row(program, batch, compile_s, run_s, diff, compile_digits):
+  """One table row: compile and median run seconds per option set, and the results' difference."""
+  row = {"program": program, "batch": batch}
+  for c in compile_s:
+    row[f"{c} compile s"] = round(compile_s[c], compile_digits)
+    row[f"{c} run s"] = round(run_s[c], 3)
+  row["max rel. diff"] = f"{diff:.1e}"
+  print(row, flush=True)
+  return row
 
 
 def alternate(exes, args, repeats):
@@ -125,25 +131,16 @@ def ntk_rows(repeats):
     configs = {"XLA defaults": {}, "jaxnas": population.compiler_options(batch_size=x.shape[0])}
     for impl, impl_name in ntk_bench.IMPLEMENTATIONS.items():
       fn = jax.jit(lambda x, p: ntk.empirical_ntk_fn(f, trace_axes=(-1,), implementation=impl)(x, None, p))
-      exe, compile_s, runs, out = {}, {}, {c: [] for c in configs}, {}
+      exe, compile_s, out = {}, {}, {}
       for c, opts in configs.items():
         t0 = time.perf_counter()
         exe[c] = fn.lower(x, params).compile(compiler_options=opts)
         compile_s[c] = time.perf_counter() - t0
         out[c] = np.asarray(jax.block_until_ready(exe[c](x, params)), np.float64)
-      for _ in range(repeats):
-        for c in configs:
-          t0 = time.perf_counter()
-          jax.block_until_ready(exe[c](x, params))
-          runs[c].append(time.perf_counter() - t0)
+      run_s = alternate(exe, (x, params), repeats)
       a, b = (out[c] for c in configs)
-      row = {"program": f"NTK {case} {impl_name}", "batch": x.shape[0]}
-      for c in configs:
-        row[f"{c} compile s"] = round(compile_s[c], 2)
-        row[f"{c} run s"] = round(float(np.median(runs[c])), 3)
-      row["max rel. diff"] = f"{np.linalg.norm(a - b) / np.linalg.norm(a):.1e}"
-      rows.append(row)
-      print(row, flush=True)
+      rows.append(summary_row(f"NTK {case} {impl_name}", x.shape[0], compile_s, run_s,
+                              np.linalg.norm(a - b) / np.linalg.norm(a), compile_digits=2))
   return rows
 
 
