@@ -13,6 +13,6 @@ from ._score import population_mesh as population_mesh
 from ._score import score_exact as score_exact
 from ._score import score_population as score_population
 
-__all__ = ["METHODS", "ScoreTiming", "available_memory", "compiler_options", "count_cache_events", "default_cache_dir",
-           "initialize_distributed", "member_keys", "population_mesh",
+__all__ = ["METHODS", "ScoreTiming", "available_memory", "compiler_options", "count_cache_events",
+           "default_cache_dir", "initialize_distributed", "member_keys", "population_mesh",
            "score_exact", "score_population"]

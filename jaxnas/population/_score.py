@@ -78,10 +78,10 @@ def _batch_for(batches, proxy: Proxy) -> Batch:
   return as_batch(b)
 
 
-def _largest_batch(proxies: Sequence[Proxy], batches) -> int:
+def _largest_batch(proxies: Sequence[Proxy], per_proxy: Sequence[Batch]) -> int:
   """Images per pass of the largest batch a proxy of the program reads (1 when none reads images:
   synflow's one all-ones image, parameter counts)."""
-  return max([int(np.shape(_batch_for(batches, p).x)[0]) for p in proxies if p.batch_size is not None],
+  return max([int(np.shape(b.x)[0]) for p, b in zip(proxies, per_proxy) if p.batch_size is not None],
              default=1)
 
 
@@ -327,7 +327,8 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
                        init=init, progress=progress, on_chunk=on_chunk, timing=timing,
                        compiler_options=compiler_options)
   mesh = population_mesh() if mesh is None else mesh
-  unique, batch_ids = _unique_batches([_batch_for(batches, p) for p in proxies])
+  per_proxy = [_batch_for(batches, p) for p in proxies]
+  unique, batch_ids = _unique_batches(per_proxy)
   key_data = np.asarray(jax.random.key_data(member_keys(key, sp.index_of(enc))))
   program = _program(space, tuple(proxies), tuple(sorted(network_kwargs.items())), method, init,
                      batch_ids, mesh, str(jax.random.key_impl(key)))
@@ -338,7 +339,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     bar.set_description("compiling (once per machine with the compilation cache)")
   if compiler_options is None:
     compiler_options = _runtime.compiler_options(mesh.devices.flat[0].platform,
-                                                 batch_size=_largest_batch(proxies, batches))
+                                                 batch_size=_largest_batch(proxies, per_proxy))
   rep = jax.tree.map(lambda a: program.put(a, sharded=False), unique)
 
   def chunk_inputs(start, stop, per_device):
@@ -409,9 +410,10 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   enc = np.asarray(encodings)
   keys = member_keys(key, sp.index_of(enc))
   groups = _groups(proxies, dict(network_kwargs or {}))
-  unique, batch_ids = _unique_batches([_batch_for(batches, p) for p in proxies])
+  per_proxy = [_batch_for(batches, p) for p in proxies]
+  unique, batch_ids = _unique_batches(per_proxy)
   if compiler_options is None:
-    compiler_options = _runtime.compiler_options(batch_size=_largest_batch(proxies, batches))
+    compiler_options = _runtime.compiler_options(batch_size=_largest_batch(proxies, per_proxy))
   out = np.zeros((enc.shape[0], len(proxies)), np.float64)
   bar = _progress(enc.shape[0], progress)
   t0 = time.perf_counter()
