@@ -97,47 +97,107 @@ def conv2d(x, kernel, *, stride: int = 1, padding: int = 0, bias=None):
   return y
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def conv2d_same_grad_layout(x, kernel, padding: int):
-  """Stride-1 NHWC/HWIO convolution whose gradients are again plain NHWC/HWIO convolutions.
+_NHWC = ("NHWC", "HWIO", "NHWC")
 
-  Numerically the convolution of :func:`conv2d`. Its reason to exist is XLA:CPU: inside a
-  ``lax.switch`` branch, XLA leaves the backward convolutions that JAX's generic transpose rule
-  emits in a layout its fast (Eigen) convolution cannot take, and falls back to a loop that is
-  ~20x slower (measured: 12 s instead of 0.6 s for one NB201 cell stage's backward). Here the input
-  gradient is a convolution with the flipped, in/out-swapped kernel and the kernel gradient a
-  convolution of the transposed input with the transposed output gradient, both written in the
-  standard layout, and both calls go through this function again, so second derivatives (GraSP's
-  Hessian-vector product, reverse over reverse) stay fast too.
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def conv2d_same_grad_layout(x, kernel, stride: int, padding: int):
+  """NHWC/HWIO convolution whose derivatives of every order are again plain convolutions.
+
+  Numerically the convolution of :func:`conv2d` (no bias). A convolution y = F(x, K) has two
+  partners, the input gradient dx = B_x(dy, K) and the kernel gradient dK = B_K(x, dy); all three
+  are bilinear and the derivatives of each are the other two (for instance
+  ``d<G, B_K(x, dy)>/dx = B_x(dy, G)`` and ``/ddy = F(x, G)``). Here each of the three is a
+  ``custom_vjp`` whose backward pass calls the other two, and each is one convolution in the
+  standard layout (B_x: the flipped, in/out-swapped kernel over the stride-dilated gradient;
+  B_K: the transposed input against the transposed gradient, batch as the contracted channel).
+
+  Its reason to exist is XLA:CPU speed (measured, benchmarks/results/throughput_nb201.md).
+  (1) Inside a ``lax.switch`` branch, XLA leaves the backward convolutions that JAX's generic
+  transpose rules emit in a layout its fast convolution cannot take and falls back to a loop
+  ~20x slower (12 s instead of 0.6 s for one NB201 stage's backward). (2) Differentiating JAX's
+  kernel-gradient convolution again (GraSP's Hessian-vector product, reverse over reverse) gives
+  a convolution whose kernel is the whole feature map, over a 3x3 input padded by the map's size:
+  for a 32x32 map, ~100x the multiply-adds needed. Here that derivative is B_x or F instead,
+  which halves GraSP's time on the NB201 supernet.
 
   Forward-mode differentiation (``jax.jvp``/``jacfwd``) is not defined for a ``custom_vjp``; the
   masked supernet's 'switch' implementation uses this, 'mask' and exact networks do not.
   """
-  return _conv_s1(x, kernel, padding)
+  return _conv(x, kernel, stride, padding)
 
 
-def _conv_s1(x, kernel, padding):
-  return jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (1, 1), [(padding, padding)] * 2,
-                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+def _conv(x, kernel, stride, padding):
+  return jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (stride, stride),
+                                      [(padding, padding)] * 2, dimension_numbers=_NHWC)
 
 
-def _conv_fwd(x, kernel, padding):
-  return conv2d_same_grad_layout(x, kernel, padding), (x, kernel)
-
-
-def _conv_bwd(padding, res, dy):
-  x, kernel = res
-  k = kernel.shape[0]
+def _conv_input_grad(dy, kernel, stride, padding, in_hw):
+  """B_x: the gradient with respect to the (in_hw-sized) input of a convolution with `kernel`."""
+  pads = [(k - 1 - padding, h + padding - (o - 1) * stride - 1)
+          for k, h, o in zip(kernel.shape[:2], in_hw, dy.shape[1:3])]
   flipped = jnp.swapaxes(jnp.flip(kernel, (0, 1)), 2, 3).astype(dy.dtype)
-  dx = conv2d_same_grad_layout(dy, flipped, k - 1 - padding)
-  # dK[a, b, i, o] = sum_{n,h,w} xpad[n, h+a, w+b, i] dy[n, h, w, o]: a convolution with the batch
-  # as the contracted channel axis and the input channels as the batch.
-  dk = conv2d_same_grad_layout(jnp.transpose(x, (3, 1, 2, 0)), jnp.transpose(dy, (1, 2, 0, 3)),
-                               padding)
-  return dx, jnp.transpose(dk, (1, 2, 0, 3)).astype(kernel.dtype)
+  return jax.lax.conv_general_dilated(dy, flipped, (1, 1), pads, lhs_dilation=(stride, stride),
+                                      dimension_numbers=_NHWC)
+
+
+def _conv_kernel_grad(x, dy, stride, padding, k_hw):
+  """B_K: dK[a, b, i, o] = sum_{n,h,w} xpad[n, s*h + a, s*w + b, i] dy[n, h, w, o], a convolution
+  with the batch as the contracted channel axis and the input channels as the batch."""
+  pads = [(padding, k + (o - 1) * stride - h - padding)
+          for k, h, o in zip(k_hw, x.shape[1:3], dy.shape[1:3])]
+  dk = jax.lax.conv_general_dilated(
+      jnp.transpose(x, (3, 1, 2, 0)), jnp.transpose(dy, (1, 2, 0, 3)).astype(x.dtype), (1, 1),
+      pads, rhs_dilation=(stride, stride), dimension_numbers=_NHWC)
+  return jnp.transpose(dk, (1, 2, 0, 3))
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _input_grad(dy, kernel, stride, padding, in_hw):
+  return _conv_input_grad(dy, kernel, stride, padding, in_hw)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _kernel_grad(x, dy, stride, padding, k_hw):
+  return _conv_kernel_grad(x, dy, stride, padding, k_hw)
+
+
+def _conv_fwd(x, kernel, stride, padding):
+  return conv2d_same_grad_layout(x, kernel, stride, padding), (x, kernel)
+
+
+def _conv_bwd(stride, padding, res, dy):
+  x, kernel = res
+  dx = _input_grad(dy, kernel, stride, padding, x.shape[1:3])
+  dk = _kernel_grad(x, dy, stride, padding, kernel.shape[:2])
+  return dx.astype(x.dtype), dk.astype(kernel.dtype)
+
+
+def _input_grad_fwd(dy, kernel, stride, padding, in_hw):
+  return _input_grad(dy, kernel, stride, padding, in_hw), (dy, kernel)
+
+
+def _input_grad_bwd(stride, padding, in_hw, res, g):
+  dy, kernel = res
+  d_dy = conv2d_same_grad_layout(g, kernel, stride, padding)
+  d_kernel = _kernel_grad(g, dy, stride, padding, kernel.shape[:2])
+  return d_dy.astype(dy.dtype), d_kernel.astype(kernel.dtype)
+
+
+def _kernel_grad_fwd(x, dy, stride, padding, k_hw):
+  return _kernel_grad(x, dy, stride, padding, k_hw), (x, dy)
+
+
+def _kernel_grad_bwd(stride, padding, k_hw, res, g):
+  x, dy = res
+  d_x = _input_grad(dy, g, stride, padding, x.shape[1:3])
+  d_dy = conv2d_same_grad_layout(x, g, stride, padding)
+  return d_x.astype(x.dtype), d_dy.astype(dy.dtype)
 
 
 conv2d_same_grad_layout.defvjp(_conv_fwd, _conv_bwd)
+_input_grad.defvjp(_input_grad_fwd, _input_grad_bwd)
+_kernel_grad.defvjp(_kernel_grad_fwd, _kernel_grad_bwd)
 
 
 def batch_norm(x, params, stats, *, train: bool, mask=None):
@@ -408,14 +468,14 @@ def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None, switch_saf
             with_conv: bool = False):
   """Pure forward of a :class:`ConvBNSpec` block. Returns (y, new_stats).
 
-  `switch_safe` runs a stride-1 convolution through :func:`conv2d_same_grad_layout` (for blocks
-  inside ``lax.switch`` branches). `with_conv` also returns the convolution's output (before BN):
+  `switch_safe` runs the convolution through :func:`conv2d_same_grad_layout` (the 'switch'
+  supernet does, for every convolution). `with_conv` also returns the convolution's output (before BN):
   (y, new_stats, z).
   """
   if spec.relu:
     x = jax.nn.relu(x)
-  if switch_safe and spec.stride == 1:
-    y = conv2d_same_grad_layout(x, p["conv"]["kernel"], spec.padding)
+  if switch_safe:
+    y = conv2d_same_grad_layout(x, p["conv"]["kernel"], spec.stride, spec.padding)
     if "bias" in p["conv"]:
       y = y + p["conv"]["bias"].astype(y.dtype)
   else:
@@ -432,12 +492,13 @@ def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None, switch_saf
 
 
 def run_conv_bn(module: nn.Module, spec: ConvBNSpec, x, *, train: bool, name: str, dtype,
-                mask=None, with_conv: bool = False):
+                mask=None, with_conv: bool = False, switch_safe: bool = False):
   """Declare the block's variables under `name` in `module`, run it and store stats updates.
 
   Returns y, or (y, z) with `with_conv` (z: the convolution's output before BN)."""
   p, s = ConvBNDecl(spec, dtype, name=name)(x.shape[0])
-  y, new, z = conv_bn(spec, p, read_stats(s), x, train=train, mask=mask, with_conv=True)
+  y, new, z = conv_bn(spec, p, read_stats(s), x, train=train, mask=mask, with_conv=True,
+                      switch_safe=switch_safe)
   write_stats(module, s, new)
   return (y, z) if with_conv else y
 

@@ -33,6 +33,7 @@ from ._layers import (
     avg_pool_3x3,
     batch_norm,
     conv2d,
+    conv2d_same_grad_layout,
     conv_bn,
     conv_bn_outputs,
     probe_input,
@@ -345,7 +346,11 @@ class TinyNetwork(nn.Module):
     outs = []
     cell_outs = []
     stem = ConvBNSpec(3, self.widths[0], 3, bn=self.batch_norm, relu=False)
-    h, z = run_conv_bn(self, stem, x, train=train, name="stem", dtype=self.dtype, with_conv=True)
+    # The 'switch' supernet runs every convolution through conv2d_same_grad_layout, inside the
+    # switch (needed there) and outside it (faster reverse-over-reverse derivatives).
+    custom = self.arch is None and self.supernet_impl == "switch"
+    h, z = run_conv_bn(self, stem, x, train=train, name="stem", dtype=self.dtype, with_conv=True,
+                       switch_safe=custom)
     cell_outs.append(h)
     if outputs:
       # zero-cost-nas: stem(Sequential(conv, BN)) -> BN out 3x; xautodl: Sequential(conv, BN) -> 2x.
@@ -364,13 +369,15 @@ class TinyNetwork(nn.Module):
         b = ConvBNSpec(width, width, 3)
         taps.append(Activation(h, jnp.ones((), jnp.int32), True))
         ya, za = run_conv_bn(self, a, h, train=train, name=f"layer{i}_conv_a", dtype=self.dtype,
-                             with_conv=True)
+                             with_conv=True, switch_safe=custom)
         taps.append(Activation(ya, jnp.ones((), jnp.int32), True))
         y, zb = run_conv_bn(self, b, ya, train=train, name=f"layer{i}_conv_b", dtype=self.dtype,
-                            with_conv=True)
+                            with_conv=True, switch_safe=custom)
         down = ConvDecl(prev, width, 1, False, self.dtype, name=f"layer{i}_downsample")(x.shape[0])
         pooled = avg_pool_2x2(h)
-        short = apply_gate(apply_delta(conv2d(pooled, down["kernel"]), pooled, down), down)
+        short = (conv2d_same_grad_layout(pooled, down["kernel"], 1, 0)
+                 if custom else conv2d(pooled, down["kernel"]))
+        short = apply_gate(apply_delta(short, pooled, down), down)
         if outputs:
           outs += conv_bn_outputs(a, h, za, ya) + conv_bn_outputs(b, ya, zb, y)
           # shortcut Sequential(AvgPool, Conv1x1): pool 1x, conv (+ Sequential) 2x
