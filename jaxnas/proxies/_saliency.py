@@ -16,7 +16,10 @@ agree to 1e-5. The summed scores inherit part of that: against a float64 referen
 float32 scores are off by up to 7e-5 (grad_norm), 3e-4 (snip), 6e-4 (fisher), 3e-3 (grasp) and 2e-2
 (plain) on such cells, jaxnas's by up to 2e-3, 2e-3, 1e-3, 2e-2 and 2e-2. In float64 (float64
 variables and images) jaxnas and zero-cost-nas agree to 1e-12 or better. Rankings are unaffected at
-this level; pass float64 inputs when scores must be reproducible to many digits.
+this level; pass float64 inputs when scores must be reproducible to many digits. GraSP can be far
+worse: on the first three cells of ``random:200:0`` (one init each, batch 64), jaxnas's float32
+GraSP is 0.5%, 38% (67.1 against 108.1) and 0.3% away from float64, where its two
+Hessian-vector-product orders agree to 1e-12 (the reference's float32 was not measured there).
 """
 
 from __future__ import annotations
@@ -161,9 +164,10 @@ def _grasp_from(result, apply_fn, variables, batch, key):
     return cross_entropy(apply_fn(v, batch.x, train=True), batch.y)
 
   ks = [dict(_kernels(params))[p] for p in paths]
-  # H g = d/dtheta <g, dL/dtheta> (reverse over reverse: the 'switch' supernet's convolutions
-  # define reverse-mode derivatives only).
-  hg = jax.grad(lambda k: _sum(jnp.vdot(a, b) for a, b in zip(g, jax.grad(loss)(k))))(ks)
+  if getattr(apply_fn, "supports_jvp", True):  # H g: forward over reverse
+    hg = jax.jvp(jax.grad(loss), (ks,), (g,))[1]
+  else:  # H g = d/dtheta <g, dL/dtheta>: reverse over reverse
+    hg = jax.grad(lambda k: _sum(jnp.vdot(a, b) for a, b in zip(g, jax.grad(loss)(k))))(ks)
   return _sum(jnp.sum(-w * h) for w, h in zip(ks, hg))
 
 
@@ -245,8 +249,11 @@ def grasp(apply_fn, variables, batch, key):
   train-mode BN, reference batch 64. The minus sign is zero-cost-nas's (added so that the score
   correlates positively). Higher = better.
 
-  The Hessian-vector product is reverse over reverse (``grad`` of ``<g, grad L>``), about four
-  forward/backward passes: the costliest of the classic proxies, as in the reference.
+  The Hessian-vector product is forward over reverse (``jvp`` of ``grad L``), or reverse over
+  reverse (``grad`` of ``<g, grad L>``, as the reference computes it) when `apply_fn` has
+  ``supports_jvp = False`` (the 'switch' supernet, :class:`jaxnas.models.Network`); both are
+  exact. On an NB201 cell on this CPU forward over reverse is 3.5x faster (2.1 s vs 7.5 s for
+  batch 64). The costliest of the classic proxies, as in the reference.
   """
   del key
   return _grasp_from(loss_gradients(apply_fn, variables, batch), apply_fn, variables, batch, None)

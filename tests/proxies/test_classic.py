@@ -100,10 +100,10 @@ def mlp():
   return params, x, y
 
 
-def _score(fn, params, x, y, **kw):
+def _score(fn, params, x, y, net=None, **kw):
   with jax.enable_x64(True):
     v = {"params": jax.tree.map(jnp.asarray, params)}
-    return float(fn(GatedMLP(), v, Batch(jnp.asarray(x), jnp.asarray(y)), None, **kw))
+    return float(fn((net or GatedMLP)(), v, Batch(jnp.asarray(x), jnp.asarray(y)), None, **kw))
 
 
 def test_grad_norm_snip_plain_l2_match_naive(mlp):
@@ -132,7 +132,27 @@ def test_fisher_matches_naive(mlp):
   np.testing.assert_allclose(_score(proxies.fisher, params, x, y), want, **TOL["float64"])
 
 
-def test_grasp_matches_central_differences_of_naive_gradient(mlp):
+@jax.custom_vjp
+def _reverse_only_identity(x):
+  return x
+
+
+# Its backward pass calls it again (as the supernet's convolutions do), so a jvp of its gradient
+# is not defined.
+_reverse_only_identity.defvjp(lambda x: (x, None), lambda _, g: (_reverse_only_identity(g),))
+
+
+class _ReverseOnlyMLP(GatedMLP):
+  """The same network through an identity without forward-mode derivatives, declaring so (as the
+  'switch' supernet does): GraSP must take its reverse-over-reverse Hessian-vector product."""
+  supports_jvp = False
+
+  def __call__(self, variables, x, **kwargs):
+    return _reverse_only_identity(super().__call__(variables, x, **kwargs))
+
+
+@pytest.mark.parametrize("net", [GatedMLP, _ReverseOnlyMLP])
+def test_grasp_matches_central_differences_of_naive_gradient(mlp, net):
   params, x, y = mlp
   layers = _layers(params)
   g = naive_loss_grads(layers, x, y)
@@ -141,7 +161,7 @@ def test_grasp_matches_central_differences_of_naive_gradient(mlp):
   minus = naive_loss_grads([(w - eps * gi, b) for (w, b), gi in zip(layers, g)], x, y)
   hg = [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
   want = sum(np.sum(-w * h) for (w, _), h in zip(layers, hg))
-  np.testing.assert_allclose(_score(proxies.grasp, params, x, y), want, rtol=1e-6)
+  np.testing.assert_allclose(_score(proxies.grasp, params, x, y, net=net), want, rtol=1e-6)
 
 
 def test_jacob_cov_matches_naive_numpy_eig(mlp):
