@@ -162,8 +162,11 @@ def _kernel_grad(x, dy, stride, padding, k_hw):
   return _conv_kernel_grad(x, dy, stride, padding, k_hw)
 
 
-def _conv_fwd(x, kernel, stride, padding):
-  return conv2d_same_grad_layout(x, kernel, stride, padding), (x, kernel)
+def _saving_operands(f):
+  """The forward rule of a bilinear `f(a, b, *static)`: its value, with (a, b) as residuals."""
+  def fwd(a, b, *static):
+    return f(a, b, *static), (a, b)
+  return fwd
 
 
 def _conv_bwd(stride, padding, res, dy):
@@ -173,19 +176,11 @@ def _conv_bwd(stride, padding, res, dy):
   return dx.astype(x.dtype), dk.astype(kernel.dtype)
 
 
-def _input_grad_fwd(dy, kernel, stride, padding, in_hw):
-  return _input_grad(dy, kernel, stride, padding, in_hw), (dy, kernel)
-
-
 def _input_grad_bwd(stride, padding, in_hw, res, g):
   dy, kernel = res
   d_dy = conv2d_same_grad_layout(g, kernel, stride, padding)
   d_kernel = _kernel_grad(g, dy, stride, padding, kernel.shape[:2])
   return d_dy.astype(dy.dtype), d_kernel.astype(kernel.dtype)
-
-
-def _kernel_grad_fwd(x, dy, stride, padding, k_hw):
-  return _kernel_grad(x, dy, stride, padding, k_hw), (x, dy)
 
 
 def _kernel_grad_bwd(stride, padding, k_hw, res, g):
@@ -195,9 +190,9 @@ def _kernel_grad_bwd(stride, padding, k_hw, res, g):
   return d_x.astype(x.dtype), d_dy.astype(dy.dtype)
 
 
-conv2d_same_grad_layout.defvjp(_conv_fwd, _conv_bwd)
-_input_grad.defvjp(_input_grad_fwd, _input_grad_bwd)
-_kernel_grad.defvjp(_kernel_grad_fwd, _kernel_grad_bwd)
+conv2d_same_grad_layout.defvjp(_saving_operands(conv2d_same_grad_layout), _conv_bwd)
+_input_grad.defvjp(_saving_operands(_input_grad), _input_grad_bwd)
+_kernel_grad.defvjp(_saving_operands(_kernel_grad), _kernel_grad_bwd)
 
 
 def batch_norm(x, params, stats, *, train: bool, mask=None):
@@ -469,8 +464,8 @@ def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None, switch_saf
   """Pure forward of a :class:`ConvBNSpec` block. Returns (y, new_stats).
 
   `switch_safe` runs the convolution through :func:`conv2d_same_grad_layout` (the 'switch'
-  supernet does, for every convolution). `with_conv` also returns the convolution's output (before BN):
-  (y, new_stats, z).
+  supernet does, for every convolution). `with_conv` also returns the convolution's output
+  (before BN): (y, new_stats, z).
   """
   if spec.relu:
     x = jax.nn.relu(x)

@@ -54,7 +54,7 @@ class Network:
     """Whether forward-mode derivatives (``jax.jvp``) are defined: False for the 'switch' supernet,
     whose convolutions define reverse-mode derivatives only (see
     :func:`jaxnas.models._layers.conv2d_same_grad_layout`)."""
-    return not (self.is_supernet and self.module.supernet_impl == "switch")
+    return not self.module.custom_conv_grads
 
   def variable_shapes(self, input_shape=(1, 32, 32, 3)):
     return variable_shapes(self.module, tuple(input_shape), 6 if self.is_supernet else None)

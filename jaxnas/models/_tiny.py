@@ -303,6 +303,13 @@ class TinyNetwork(nn.Module):
       if len(self.arch) != len(EDGES) or any(not 0 <= int(o) < len(OPS) for o in self.arch):
         raise ValueError(f"`arch` must be 6 op codes in 0..4, got {self.arch!r}.")
 
+  @property
+  def custom_conv_grads(self) -> bool:
+    """Whether every convolution runs through :func:`conv2d_same_grad_layout` (reverse-mode
+    derivatives only): the 'switch' supernet's do, inside the switch (needed there) and outside it
+    (faster reverse-over-reverse derivatives)."""
+    return self.arch is None and self.supernet_impl == "switch"
+
   @nn.compact
   def __call__(self, x, arch=None, *, train: bool = True, capture=False):
     """Logits of images `x` (N, H, W, 3); with ``capture`` also intermediate tensors.
@@ -346,9 +353,7 @@ class TinyNetwork(nn.Module):
     outs = []
     cell_outs = []
     stem = ConvBNSpec(3, self.widths[0], 3, bn=self.batch_norm, relu=False)
-    # The 'switch' supernet runs every convolution through conv2d_same_grad_layout, inside the
-    # switch (needed there) and outside it (faster reverse-over-reverse derivatives).
-    custom = self.arch is None and self.supernet_impl == "switch"
+    custom = self.custom_conv_grads
     h, z = run_conv_bn(self, stem, x, train=train, name="stem", dtype=self.dtype, with_conv=True,
                        switch_safe=custom)
     cell_outs.append(h)

@@ -42,8 +42,8 @@ def test_conv_derivatives_to_third_order_equal_lax_float64(size, k, stride, padd
     w2 = jax.random.normal(keys[2], (3, 3, 4, 2), jnp.float64)
     v = (jax.random.normal(keys[3], w1.shape, jnp.float64),
          jax.random.normal(keys[4], w2.shape, jnp.float64))
-    got = fast_jit(lambda *a: _derivatives(conv2d_same_grad_layout, *a, stride, padding))(x, w1, w2, v)
-    want = fast_jit(lambda *a: _derivatives(_lax_conv, *a, stride, padding))(x, w1, w2, v)
+    run = lambda conv: fast_jit(lambda *a: _derivatives(conv, *a, stride, padding))(x, w1, w2, v)
+    got, want = run(conv2d_same_grad_layout), run(_lax_conv)
     assert jax.tree.structure(got) == jax.tree.structure(want)
     for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
       assert g.shape == w.shape and g.dtype == w.dtype
