@@ -14,8 +14,10 @@ from typing import Any, NamedTuple
 import flax.linen as nn
 import flax.struct
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
+from jax.interpreters import ad, batching, mlir
 
 from jaxnas._tree import STACK_SUFFIX as STACK_SUFFIX  # cells stacked by nn.scan
 
@@ -87,11 +89,15 @@ def fan_in_uniform(fan: int):
 # ---------------------------------------------------------------------------------------------
 # Pure ops
 # ---------------------------------------------------------------------------------------------
-def conv2d(x, kernel, *, stride: int = 1, padding: int = 0, bias=None):
-  y = jax.lax.conv_general_dilated(
-      x, kernel.astype(x.dtype), (stride, stride), [(padding, padding)] * 2,
-      dimension_numbers=("NHWC", "HWIO", "NHWC"),
-  )
+def conv2d(x, kernel, *, stride: int = 1, padding: int = 0, bias=None,
+           same_grad_layout: bool = False):
+  """NHWC/HWIO convolution (PyTorch's Conv2d with symmetric `padding`); `same_grad_layout` runs it
+  through :func:`conv2d_same_grad_layout` (same values, derivatives XLA:CPU runs faster in
+  ``lax.switch`` branches)."""
+  if same_grad_layout:
+    y = conv2d_same_grad_layout(x, kernel, stride, padding)
+  else:
+    y = _conv(x, kernel, stride, padding)
   if bias is not None:
     y = y + bias.astype(y.dtype)
   return y
@@ -100,31 +106,31 @@ def conv2d(x, kernel, *, stride: int = 1, padding: int = 0, bias=None):
 _NHWC = ("NHWC", "HWIO", "NHWC")
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
 def conv2d_same_grad_layout(x, kernel, stride: int, padding: int):
-  """NHWC/HWIO convolution whose derivatives of every order are again plain convolutions.
+  """NHWC/HWIO convolution whose derivatives of every order and mode are again plain convolutions.
 
   Numerically the convolution of :func:`conv2d` (no bias). A convolution y = F(x, K) has two
   partners, the input gradient dx = B_x(dy, K) and the kernel gradient dK = B_K(x, dy); all three
   are bilinear and the derivatives of each are the other two (for instance
-  ``d<G, B_K(x, dy)>/dx = B_x(dy, G)`` and ``/ddy = F(x, G)``). Here each of the three is a
-  ``custom_vjp`` whose backward pass calls the other two, and each is one convolution in the
-  standard layout (B_x: the flipped, in/out-swapped kernel over the stride-dilated gradient;
-  B_K: the transposed input against the transposed gradient, batch as the contracted channel).
+  ``d<G, B_K(x, dy)>/dx = B_x(dy, G)`` and ``/ddy = F(x, G)``). Here each of the three is a JAX
+  primitive whose JVP is its bilinear expansion and whose transposes are the other two, and each
+  lowers to one convolution in the standard layout (B_x: the flipped, in/out-swapped kernel over
+  the stride-dilated gradient; B_K: the transposed input against the transposed gradient, batch
+  as the contracted channel). So ``grad``, ``jvp``, ``vmap`` and any composition of them
+  (GraSP's Hessian-vector product, forward over reverse) work and stay standard-layout
+  convolutions; under ``vmap`` the batched operation is lax's.
 
   Its reason to exist is XLA:CPU speed (measured, benchmarks/results/throughput_nb201.md).
-  (1) Inside a ``lax.switch`` branch, XLA leaves the backward convolutions that JAX's generic
-  transpose rules emit in a layout its fast convolution cannot take and falls back to a loop
-  ~20x slower (12 s instead of 0.6 s for one NB201 stage's backward). (2) Differentiating JAX's
-  kernel-gradient convolution again (GraSP's Hessian-vector product, reverse over reverse) gives
-  a convolution whose kernel is the whole feature map, over a 3x3 input padded by the map's size:
-  for a 32x32 map, ~100x the multiply-adds needed. Here that derivative is B_x or F instead,
-  which halves GraSP's time on the NB201 supernet.
-
-  Forward-mode differentiation (``jax.jvp``/``jacfwd``) is not defined for a ``custom_vjp``; the
-  masked supernet's 'switch' implementation uses this, 'mask' and exact networks do not.
+  (1) XLA:CPU brings only the top-level convolutions of a program into the layout its fast
+  convolution takes; inside a ``lax.switch`` branch (or a loop body) the backward convolutions
+  that JAX's own transpose rules emit stay as they are and run as a loop ~20x slower (12 s
+  instead of 0.6 s for one NB201 stage's backward; GraSP forward over reverse 4.0 s instead of
+  0.2 s per cell at batch 16). (2) Differentiating JAX's kernel-gradient convolution in reverse
+  mode (GraSP's Hessian-vector product, reverse over reverse) gives a convolution whose kernel is
+  the whole feature map, over a 3x3 input padded by the map's size: for a 32x32 map, ~100x the
+  multiply-adds needed. Here that derivative is B_x or F instead.
   """
-  return _conv(x, kernel, stride, padding)
+  return _conv_p.bind(x, kernel, stride=stride, padding=padding)
 
 
 def _conv(x, kernel, stride, padding):
@@ -152,47 +158,66 @@ def _conv_kernel_grad(x, dy, stride, padding, k_hw):
   return jnp.transpose(dk, (1, 2, 0, 3))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
+def _bilinear_primitive(name: str, impl):
+  """A primitive computing `impl(a, b, **params)`: evaluated, lowered and batched as `impl`."""
+  prim = jax.extend.core.Primitive(name)
+  prim.def_impl(impl)
+
+  def abstract_eval(a, b, **params):
+    out = jax.eval_shape(functools.partial(impl, **params), a, b)
+    return jax.core.ShapedArray(out.shape, out.dtype)
+
+  def batch(args, dims, **params):
+    return jax.vmap(functools.partial(impl, **params), in_axes=dims)(*args), 0
+
+  prim.def_abstract_eval(abstract_eval)
+  mlir.register_lowering(prim, mlir.lower_fun(impl, multiple_results=False))
+  batching.primitive_batchers[prim] = batch
+  return prim
+
+
+_conv_p = _bilinear_primitive(
+    "jaxnas_conv", lambda x, k, *, stride, padding: _conv(x, k, stride, padding))
+_input_grad_p = _bilinear_primitive(
+    "jaxnas_conv_input_grad",
+    lambda dy, k, *, stride, padding, in_hw: _conv_input_grad(dy, k, stride, padding, in_hw))
+_kernel_grad_p = _bilinear_primitive(
+    "jaxnas_conv_kernel_grad",
+    lambda x, dy, *, stride, padding, k_hw: _conv_kernel_grad(x, dy, stride, padding, k_hw))
+
+
+def _aval(v):
+  """Shape and dtype of a transpose rule's operand: a value, or the (co)tangent slot of an unknown."""
+  return getattr(v, "aval", v)
+
+
 def _input_grad(dy, kernel, stride, padding, in_hw):
-  return _conv_input_grad(dy, kernel, stride, padding, in_hw)
+  return _input_grad_p.bind(dy, kernel, stride=stride, padding=padding, in_hw=tuple(in_hw))
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3, 4))
 def _kernel_grad(x, dy, stride, padding, k_hw):
-  return _conv_kernel_grad(x, dy, stride, padding, k_hw)
+  return _kernel_grad_p.bind(x, dy, stride=stride, padding=padding, k_hw=tuple(k_hw))
 
 
-def _saving_operands(f):
-  """The forward rule of a bilinear `f(a, b, *static)`: its value, with (a, b) as residuals."""
-  def fwd(a, b, *static):
-    return f(a, b, *static), (a, b)
-  return fwd
-
-
-def _conv_bwd(stride, padding, res, dy):
-  x, kernel = res
-  dx = _input_grad(dy, kernel, stride, padding, x.shape[1:3])
-  dk = _kernel_grad(x, dy, stride, padding, kernel.shape[:2])
-  return dx.astype(x.dtype), dk.astype(kernel.dtype)
-
-
-def _input_grad_bwd(stride, padding, in_hw, res, g):
-  dy, kernel = res
-  d_dy = conv2d_same_grad_layout(g, kernel, stride, padding)
-  d_kernel = _kernel_grad(g, dy, stride, padding, kernel.shape[:2])
-  return d_dy.astype(dy.dtype), d_kernel.astype(kernel.dtype)
-
-
-def _kernel_grad_bwd(stride, padding, k_hw, res, g):
-  x, dy = res
-  d_x = _input_grad(dy, g, stride, padding, x.shape[1:3])
-  d_dy = conv2d_same_grad_layout(x, g, stride, padding)
-  return d_x.astype(x.dtype), d_dy.astype(dy.dtype)
-
-
-conv2d_same_grad_layout.defvjp(_saving_operands(conv2d_same_grad_layout), _conv_bwd)
-_input_grad.defvjp(_saving_operands(_input_grad), _input_grad_bwd)
-_kernel_grad.defvjp(_saving_operands(_kernel_grad), _kernel_grad_bwd)
+# Transposes: <F(x, K), G> = <x, B_x(G, K)> = <K, B_K(x, G)>, each cast to its primal's dtype.
+ad.defbilinear(
+    _conv_p,
+    lambda g, x, k, *, stride, padding: _input_grad(
+        g, k, stride, padding, _aval(x).shape[1:3]).astype(_aval(x).dtype),
+    lambda g, x, k, *, stride, padding: _kernel_grad(
+        x, g, stride, padding, _aval(k).shape[:2]).astype(_aval(k).dtype))
+ad.defbilinear(
+    _input_grad_p,
+    lambda g, dy, k, *, stride, padding, in_hw: conv2d_same_grad_layout(
+        g, k, stride, padding).astype(_aval(dy).dtype),
+    lambda g, dy, k, *, stride, padding, in_hw: _kernel_grad(
+        g, dy, stride, padding, _aval(k).shape[:2]).astype(_aval(k).dtype))
+ad.defbilinear(
+    _kernel_grad_p,
+    lambda g, x, dy, *, stride, padding, k_hw: _input_grad(
+        dy, g, stride, padding, _aval(x).shape[1:3]).astype(_aval(x).dtype),
+    lambda g, x, dy, *, stride, padding, k_hw: conv2d_same_grad_layout(
+        x, g, stride, padding).astype(_aval(dy).dtype))
 
 
 def batch_norm(x, params, stats, *, train: bool, mask=None):
@@ -459,23 +484,18 @@ class ConvBNDecl(nn.Module):
     return p, s
 
 
-def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None, switch_safe: bool = False,
-            with_conv: bool = False):
+def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None,
+            same_grad_layout: bool = False, with_conv: bool = False):
   """Pure forward of a :class:`ConvBNSpec` block. Returns (y, new_stats).
 
-  `switch_safe` runs the convolution through :func:`conv2d_same_grad_layout` (the 'switch'
+  `same_grad_layout` runs the convolution through :func:`conv2d_same_grad_layout` (the 'switch'
   supernet does, for every convolution). `with_conv` also returns the convolution's output
   (before BN): (y, new_stats, z).
   """
   if spec.relu:
     x = jax.nn.relu(x)
-  if switch_safe:
-    y = conv2d_same_grad_layout(x, p["conv"]["kernel"], spec.stride, spec.padding)
-    if "bias" in p["conv"]:
-      y = y + p["conv"]["bias"].astype(y.dtype)
-  else:
-    y = conv2d(x, p["conv"]["kernel"], stride=spec.stride, padding=spec.padding,
-               bias=p["conv"].get("bias"))
+  y = conv2d(x, p["conv"]["kernel"], stride=spec.stride, padding=spec.padding,
+             bias=p["conv"].get("bias"), same_grad_layout=same_grad_layout)
   y = apply_delta(y, x, p["conv"], stride=spec.stride, padding=spec.padding)
   y = apply_gate(y, p["conv"])
   z = y
@@ -487,13 +507,13 @@ def conv_bn(spec: ConvBNSpec, p, stats, x, *, train: bool, mask=None, switch_saf
 
 
 def run_conv_bn(module: nn.Module, spec: ConvBNSpec, x, *, train: bool, name: str, dtype,
-                mask=None, with_conv: bool = False, switch_safe: bool = False):
+                mask=None, with_conv: bool = False, same_grad_layout: bool = False):
   """Declare the block's variables under `name` in `module`, run it and store stats updates.
 
   Returns y, or (y, z) with `with_conv` (z: the convolution's output before BN)."""
   p, s = ConvBNDecl(spec, dtype, name=name)(x.shape[0])
   y, new, z = conv_bn(spec, p, read_stats(s), x, train=train, mask=mask, with_conv=True,
-                      switch_safe=switch_safe)
+                      same_grad_layout=same_grad_layout)
   write_stats(module, s, new)
   return (y, z) if with_conv else y
 

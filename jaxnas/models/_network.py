@@ -30,8 +30,7 @@ class Network:
   ``Network`` can be built inside ``jit``/``vmap`` and one compiled program serves every cell.
 
   Besides being callable it reports what proxies such as ``params`` and ``flops`` need:
-  :meth:`active` (which variables the architecture uses), :meth:`num_params`, :meth:`flops`, and
-  :attr:`supports_jvp` (which derivative GraSP's Hessian-vector product may use).
+  :meth:`active` (which variables the architecture uses), :meth:`num_params` and :meth:`flops`.
   """
 
   module: TinyNetwork = flax.struct.field(pytree_node=False)
@@ -48,13 +47,6 @@ class Network:
   @property
   def is_supernet(self) -> bool:
     return self.module.arch is None
-
-  @property
-  def supports_jvp(self) -> bool:
-    """Whether forward-mode derivatives (``jax.jvp``) are defined: False for the 'switch' supernet,
-    whose convolutions define reverse-mode derivatives only (see
-    :func:`jaxnas.models._layers.conv2d_same_grad_layout`)."""
-    return not self.module.custom_conv_grads
 
   def variable_shapes(self, input_shape=(1, 32, 32, 3)):
     return variable_shapes(self.module, tuple(input_shape), 6 if self.is_supernet else None)

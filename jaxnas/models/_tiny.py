@@ -33,7 +33,6 @@ from ._layers import (
     avg_pool_3x3,
     batch_norm,
     conv2d,
-    conv2d_same_grad_layout,
     conv_bn,
     conv_bn_outputs,
     probe_input,
@@ -166,7 +165,7 @@ class Cell(nn.Module):
     def conv_branch(k):
       def run(x):
         y, new, z = conv_bn(specs[k], params[k], stats[k], x, train=train,
-                            switch_safe=self.impl == "switch", with_conv=True)
+                            same_grad_layout=self.impl == "switch", with_conv=True)
         return (y, {**stats, k: new}) + ((z,) if self.outputs else ())
       return run
 
@@ -304,10 +303,10 @@ class TinyNetwork(nn.Module):
         raise ValueError(f"`arch` must be 6 op codes in 0..4, got {self.arch!r}.")
 
   @property
-  def custom_conv_grads(self) -> bool:
-    """Whether every convolution runs through :func:`conv2d_same_grad_layout` (reverse-mode
-    derivatives only): the 'switch' supernet's do, inside the switch (needed there) and outside it
-    (faster reverse-over-reverse derivatives)."""
+  def same_grad_layout(self) -> bool:
+    """Whether every convolution runs through ``_layers.conv2d_same_grad_layout``: the 'switch'
+    supernet's do, inside the switch (where XLA:CPU would otherwise run their derivatives as slow
+    loops) and outside it (faster reverse-over-reverse derivatives)."""
     return self.arch is None and self.supernet_impl == "switch"
 
   @nn.compact
@@ -353,9 +352,9 @@ class TinyNetwork(nn.Module):
     outs = []
     cell_outs = []
     stem = ConvBNSpec(3, self.widths[0], 3, bn=self.batch_norm, relu=False)
-    custom = self.custom_conv_grads
+    custom = self.same_grad_layout
     h, z = run_conv_bn(self, stem, x, train=train, name="stem", dtype=self.dtype, with_conv=True,
-                       switch_safe=custom)
+                       same_grad_layout=custom)
     cell_outs.append(h)
     if outputs:
       # zero-cost-nas: stem(Sequential(conv, BN)) -> BN out 3x; xautodl: Sequential(conv, BN) -> 2x.
@@ -374,14 +373,13 @@ class TinyNetwork(nn.Module):
         b = ConvBNSpec(width, width, 3)
         taps.append(Activation(h, jnp.ones((), jnp.int32), True))
         ya, za = run_conv_bn(self, a, h, train=train, name=f"layer{i}_conv_a", dtype=self.dtype,
-                             with_conv=True, switch_safe=custom)
+                             with_conv=True, same_grad_layout=custom)
         taps.append(Activation(ya, jnp.ones((), jnp.int32), True))
         y, zb = run_conv_bn(self, b, ya, train=train, name=f"layer{i}_conv_b", dtype=self.dtype,
-                            with_conv=True, switch_safe=custom)
+                            with_conv=True, same_grad_layout=custom)
         down = ConvDecl(prev, width, 1, False, self.dtype, name=f"layer{i}_downsample")(x.shape[0])
         pooled = avg_pool_2x2(h)
-        short = (conv2d_same_grad_layout(pooled, down["kernel"], 1, 0)
-                 if custom else conv2d(pooled, down["kernel"]))
+        short = conv2d(pooled, down["kernel"], same_grad_layout=custom)
         short = apply_gate(apply_delta(short, pooled, down), down)
         if outputs:
           outs += conv_bn_outputs(a, h, za, ya) + conv_bn_outputs(b, ya, zb, y)

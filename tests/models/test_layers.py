@@ -1,4 +1,4 @@
-"""Pure layers: the convolution whose derivatives of every order are plain convolutions."""
+"""Pure layers: the convolution whose derivatives of every order and mode are plain convolutions."""
 
 import math
 import re
@@ -48,6 +48,57 @@ def test_conv_derivatives_to_third_order_equal_lax_float64(size, k, stride, padd
     for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
       assert g.shape == w.shape and g.dtype == w.dtype
       np.testing.assert_allclose(g, w, **TOL["float64"])
+
+
+@pytest.mark.parametrize("size,k,stride,padding", [(7, 3, 2, 1), (8, 1, 2, 0), (8, 3, 1, 1)])
+def test_conv_forward_mode_and_vmap_equal_lax_float64(size, k, stride, padding):
+  """jvp of grad (GraSP's forward over reverse), jacfwd, and vmap over inputs or over kernels."""
+  with jax.enable_x64(True):
+    keys = jax.random.split(jax.random.key(7 * size + k + stride), 4)
+    x = jax.random.normal(keys[0], (3, size, size, 2), jnp.float64)
+    w = jax.random.normal(keys[1], (k, k, 2, 3), jnp.float64)
+    v = jax.random.normal(keys[2], w.shape, jnp.float64)
+    ws = jax.random.normal(keys[3], (2,) + w.shape, jnp.float64)
+
+    def all_modes(conv):
+      loss = lambda w, x: jnp.sum(jnp.sin(conv(jnp.tanh(x), w, stride, padding)) ** 2)
+      grad = jax.grad(loss)
+      fwd_over_rev = jax.jvp(lambda w: grad(w, x), (w,), (v,))
+      jacfwd = jax.jacfwd(lambda x: conv(x, w, stride, padding))(x[:1])
+      over_inputs = jax.vmap(lambda x: jax.jvp(lambda w: grad(w, x), (w,), (v,))[1])(x[:, None])
+      over_kernels = jax.vmap(lambda w: jax.grad(loss, argnums=(0, 1))(w, x))(ws)
+      return fwd_over_rev, jacfwd, over_inputs, over_kernels
+
+    got, want = fast_jit(lambda: all_modes(conv2d_same_grad_layout))(), fast_jit(
+        lambda: all_modes(_lax_conv))()
+    assert jax.tree.structure(got) == jax.tree.structure(want)
+    for g, w_ in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+      assert g.shape == w_.shape and g.dtype == w_.dtype
+      np.testing.assert_allclose(g, w_, **TOL["float64"])
+
+
+def _conv_layouts(lowered_text: str) -> set:
+  return set(re.findall(r"stablehlo.convolution.*?dim_numbers = (.*?), window", lowered_text))
+
+
+def test_every_derivative_is_a_standard_layout_convolution():
+  """XLA:CPU's fast convolution takes NHWC x HWIO -> NHWC; inside a ``lax.switch`` branch it does
+  not relayout the others (lax's own transposes), which then run as slow loops."""
+  x = jnp.ones((4, 9, 9, 3))
+  w = jnp.full((3, 3, 3, 3), 0.1)
+
+  def layouts(conv):
+    def loss(w):
+      h = jnp.tanh(conv(x, w, 2, 1))
+      return jnp.sum(jnp.tanh(conv(h, w, 1, 1)))
+    grad = jax.grad(loss)
+    programs = [grad, lambda w: jax.jvp(grad, (w,), (w,))[1],
+                jax.grad(lambda w: jnp.vdot(grad(w), w)), jax.jacfwd(loss)]
+    return set().union(*(_conv_layouts(jax.jit(f).lower(w).as_text()) for f in programs))
+
+  standard = "[b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f]"
+  assert layouts(conv2d_same_grad_layout) == {standard}
+  assert len(layouts(_lax_conv)) > 1
 
 
 def test_conv_keeps_float32_kernel_gradients_for_bfloat16_activations():
