@@ -137,14 +137,14 @@ def _reverse_only_identity(x):
   return x
 
 
-# Its backward pass calls it again (as the supernet's convolutions do), so a jvp of its gradient
-# is not defined.
+# Its backward pass calls it again, so a jvp of its gradient is not defined.
 _reverse_only_identity.defvjp(lambda x: (x, None), lambda _, g: (_reverse_only_identity(g),))
 
 
 class _ReverseOnlyMLP(GatedMLP):
-  """The same network through an identity without forward-mode derivatives, declaring so (as the
-  'switch' supernet does): GraSP must take its reverse-over-reverse Hessian-vector product."""
+  """The same network through an identity without forward-mode derivatives, declaring so (as a
+  user's network with ``custom_vjp`` layers would): GraSP must take its reverse-over-reverse
+  Hessian-vector product."""
   supports_jvp = False
 
   def __call__(self, variables, x, **kwargs):
@@ -162,6 +162,16 @@ def test_grasp_matches_central_differences_of_naive_gradient(mlp, net):
   hg = [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
   want = sum(np.sum(-w * h) for (w, _), h in zip(layers, hg))
   np.testing.assert_allclose(_score(proxies.grasp, params, x, y, net=net), want, rtol=1e-6)
+  # Scored with fisher and grad_norm, grasp reduces their (gated, linearised) pass.
+  names = ("fisher", "grasp", "grad_norm")
+  with jax.enable_x64(True):
+    v = {"params": jax.tree.map(jnp.asarray, params)}
+    b = Batch(jnp.asarray(x), jnp.asarray(y))
+    together = proxies.evaluate([proxies.get(n) for n in names], net(), v, [b] * 3, [None] * 3)
+  np.testing.assert_allclose(together[1], want, rtol=1e-6)
+  for n, t in zip(names, together):
+    np.testing.assert_allclose(t, _score(getattr(proxies, n), params, x, y, net=net), rtol=1e-12,
+                               err_msg=n)
 
 
 def test_jacob_cov_matches_naive_numpy_eig(mlp):
