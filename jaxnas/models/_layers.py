@@ -125,7 +125,7 @@ def conv2d_same_grad_layout(x, kernel, stride: int, padding: int):
   convolution takes; inside a ``lax.switch`` branch (or a loop body) the backward convolutions
   that JAX's own transpose rules emit stay as they are and run as a loop ~20x slower (12 s
   instead of 0.6 s for one NB201 stage's backward; GraSP forward over reverse 4.0 s instead of
-  0.2 s per cell at batch 16). (2) Differentiating JAX's kernel-gradient convolution in reverse
+  0.3 s per cell at batch 16). (2) Differentiating JAX's kernel-gradient convolution in reverse
   mode (GraSP's Hessian-vector product, reverse over reverse) gives a convolution whose kernel is
   the whole feature map, over a 3x3 input padded by the map's size: for a 32x32 map, ~100x the
   multiply-adds needed. Here that derivative is B_x or F instead.
