@@ -43,9 +43,10 @@ def compiler_options(platform: Optional[str] = None, *, batch_size: int = 64, dt
   to XLA's own emitter instead of YNNPACK (``xla_cpu_experimental_ynn_fusion_type`` without
   ``INDIVIDUAL_CONVOLUTION``; YNNPACK keeps dots and reductions, whose float32 BatchNorm statistics
   are more accurate). jaxlib 0.10's YNNPACK computes the gradients of batch-64 convolutions 2.2-5x
-  slower (``benchmarks/results/xla_cpu_options.md``: per NB201 cell grad_norm 1.8x, snip 1.5x,
-  NASWOT 1.25x, jacob_cov 1.2x faster; the CNN's empirical NTK 1.6-1.7x); on 1-4 images, and in
-  float64, whose convolutions XLA's own emitter runs up to 5x slower, YNNPACK is faster and stays.
+  slower on an older 2-core CPU (per NB201 cell grad_norm 1.8x, snip 1.5x, NASWOT 1.25x, jacob_cov
+  1.2x faster; the CNN's empirical NTK 1.6-1.7x), and on an AVX-512 one the choice still gains
+  4-25% (``benchmarks/results/xla_cpu_options.md``); on 1-4 images, and in float64, whose
+  convolutions XLA's own emitter runs up to 16x slower, YNNPACK is faster and stays.
 
   Otherwise, on a jaxlib that does not know the option, or when ``XLA_FLAGS`` sets it (your choice
   wins): ``{}``, XLA's defaults. Per-program options change nothing else in the process.
