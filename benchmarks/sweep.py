@@ -5,6 +5,8 @@ cache across commands.
    15,625 cells, each in a fresh process: its peak resident memory (``wait4`` rusage) and time.
 2. The same command, ``--archs random:20:0 --proxies synflow,nwot`` on real CIFAR-10, twice with a
    fresh cache directory: the second command loads the compiled program instead of compiling it.
+3. ``--proxies grad_norm`` on 20 and 200 cells with ``--host-memory reuse`` (the default) and
+   ``release``: peak resident memory and run time per architecture.
 
   python benchmarks/sweep.py        # writes benchmarks/results/sweep_nb201.md
 """
@@ -67,6 +69,21 @@ def main() -> int:
       lines.append(f"| {label} | {s['lower_s']:.1f} | {s['compile_s']:.1f} | {c['hits']} | "
                    f"{c['misses']} | {wall:.1f} |")
       print(lines[-1], flush=True)
+    lines += ["", "## Host memory reuse on a gradient proxy", "",
+              f"`jaxnas score --archs random:N:0 --proxies grad_norm --data npz:{npz.name} "
+              "--host-memory MODE --no-progress --overwrite` (batch 64, one architecture per call; "
+              "one cache directory, so only the first command compiles). 'reuse' keeps freed memory in "
+              "the process (`population.reuse_host_memory`); 'release', the default, is glibc's "
+              "own behaviour, which unmaps XLA's large temporary buffers after every architecture.", "",
+              "| host memory | cells | peak RSS MiB | run s | s/arch |", "|---|---|---|---|---|"]
+    for n in (20, 200):
+      for mode in ("reuse", "release"):
+        cmd = ["jaxnas", "score", "--archs", f"random:{n}:0", "--proxies", "grad_norm", "--data",
+               f"npz:{npz}", "--host-memory", mode, "--no-progress", "--overwrite", "--out",
+               str(Path(tmp) / "g.csv")]
+        s, rss, _ = run_measured(cmd, env)
+        lines.append(f"| {mode} | {n} | {rss:.0f} | {s['run_s']:.1f} | {s['run_s'] / n:.3f} |")
+        print(lines[-1], flush=True)
   RESULTS.mkdir(parents=True, exist_ok=True)
   (RESULTS / "sweep_nb201.md").write_text("\n".join(lines) + "\n")
   print("\n".join(lines))

@@ -13,6 +13,9 @@ forward 1, a backward pass 2) against a float32 matmul measured in the same run.
 
   python benchmarks/throughput.py --torch-python /tmp/torchenv/bin/python --zero-cost-nas /tmp/zcn
 
+The jaxnas side runs with glibc's default allocator settings, as the CLI does; ``--host-memory
+reuse`` measures ``population.reuse_host_memory`` (the CLI's ``--host-memory reuse``).
+
 (/tmp/torchenv: ``python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.13.0
 numpy``; /tmp/zcn: a checkout of github.com/SamsungLabs/zero-cost-nas.) Without --torch-python
 only the jaxnas side runs. Writes benchmarks/results/throughput_nb201.{md,csv}.
@@ -24,6 +27,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -93,7 +97,12 @@ def main() -> int:
                   help="comma-separated subset of the seven (default: all)")
   ap.add_argument("--no-suite", action="store_true", help="skip scoring the proxies together")
   ap.add_argument("--out", default=str(RESULTS / "throughput_nb201"))
+  ap.add_argument("--host-memory", default="release", choices=("release", "reuse"),
+                  help="jaxnas side: 'release' (the CLI's default) keeps glibc's defaults; 'reuse' "
+                       "calls population.reuse_host_memory() before JAX starts (`--host-memory reuse`)")
   args = ap.parse_args()
+  if args.host_memory == "reuse":
+    population.reuse_host_memory()
   npz = SHARED / "cifar10_5000.npz"
   if not npz.exists():
     print(f"skipped: {npz} not found (see ../shared/data/README.md)")
@@ -159,6 +168,10 @@ def main() -> int:
       "without a loop, 64-bit JAX enabled as in the CLI: synflow in float64; its default XLA options: "
       "no YNNPACK convolutions for the batch of 64, XLA's defaults for synflow's one image). `suite` = the seven scored together "
       "(shared passes); for PyTorch it is the sum of the seven, as find_measures runs them. "
+      f"Host memory: {args.host_memory} (`population.reuse_host_memory()`"
+      + (" called before JAX started, as `jaxnas score --host-memory reuse` does" if args.host_memory == "reuse"
+         else " not called, the CLI's default")
+      + f"); jaxnas process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20:.1f} GiB. "
       "Proxies in this run: " + ", ".join(chosen) + ".", "",
       "| proxy | jaxnas compile s | jaxnas median s/arch | PyTorch median s/arch | speed-up (median) "
       "| jaxnas GFLOP/s | PyTorch GFLOP/s | issue's PyTorch figure |",

@@ -234,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
   s.add_argument("--method", default="map", choices=population.METHODS)
   s.add_argument("--overwrite", action="store_true", help="replace --out instead of resuming it")
   s.add_argument("--no-progress", action="store_true")
+  s.add_argument("--host-memory", default="release", choices=("release", "reuse"),
+                 help="'reuse' keeps freed host memory in the process for the next architecture "
+                      "instead of returning it to the OS (jaxnas.population.reuse_host_memory; "
+                      "Linux/glibc): on CPU 1.2-1.6x faster per architecture for a gradient proxy, "
+                      "but the process holds its peak heap and more (1.7x the resident memory). "
+                      "Default 'release': the C library's own behaviour")
   s.add_argument("--compile-cache", default=str(population.default_cache_dir()),
                  help="directory of JAX's persistent compilation cache, shared by later runs "
                       "('none' turns it off; default $JAXNAS_CACHE/xla or ~/.cache/jaxnas/xla)")
@@ -276,7 +282,9 @@ def _enable_compilation_cache(path: str) -> None:
 
 
 def _start_runtime(args) -> None:
-  """Compilation cache and multi-process start-up, before JAX touches a device."""
+  """Host allocator, compilation cache and multi-process start-up, before JAX touches a device."""
+  if getattr(args, "host_memory", "release") == "reuse":
+    population.reuse_host_memory()
   if getattr(args, "compile_cache", "none").lower() != "none":
     _enable_compilation_cache(args.compile_cache)
   flags = [getattr(args, f, None) is not None for f in ("coordinator", "num_processes", "process_id")]

@@ -5,6 +5,8 @@ from ._runtime import compiler_options as compiler_options
 from ._runtime import count_cache_events as count_cache_events
 from ._runtime import default_cache_dir as default_cache_dir
 from ._runtime import initialize_distributed as initialize_distributed
+from ._runtime import REUSE_HOST_MEMORY_ENV as REUSE_HOST_MEMORY_ENV
+from ._runtime import reuse_host_memory as reuse_host_memory
 from ._score import METHODS as METHODS
 from ._score import ScoreTiming as ScoreTiming
 from ._score import available_memory as available_memory
@@ -15,4 +17,4 @@ from ._score import score_population as score_population
 
 __all__ = ["METHODS", "ScoreTiming", "available_memory", "compiler_options", "count_cache_events",
            "default_cache_dir", "initialize_distributed", "member_keys", "population_mesh",
-           "score_exact", "score_population"]
+           "REUSE_HOST_MEMORY_ENV", "reuse_host_memory", "score_exact", "score_population"]
