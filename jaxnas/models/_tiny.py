@@ -352,9 +352,9 @@ class TinyNetwork(nn.Module):
     outs = []
     cell_outs = []
     stem = ConvBNSpec(3, self.widths[0], 3, bn=self.batch_norm, relu=False)
-    custom = self.same_grad_layout
+    same_layout = self.same_grad_layout
     h, z = run_conv_bn(self, stem, x, train=train, name="stem", dtype=self.dtype, with_conv=True,
-                       same_grad_layout=custom)
+                       same_grad_layout=same_layout)
     cell_outs.append(h)
     if outputs:
       # zero-cost-nas: stem(Sequential(conv, BN)) -> BN out 3x; xautodl: Sequential(conv, BN) -> 2x.
@@ -373,13 +373,13 @@ class TinyNetwork(nn.Module):
         b = ConvBNSpec(width, width, 3)
         taps.append(Activation(h, jnp.ones((), jnp.int32), True))
         ya, za = run_conv_bn(self, a, h, train=train, name=f"layer{i}_conv_a", dtype=self.dtype,
-                             with_conv=True, same_grad_layout=custom)
+                             with_conv=True, same_grad_layout=same_layout)
         taps.append(Activation(ya, jnp.ones((), jnp.int32), True))
         y, zb = run_conv_bn(self, b, ya, train=train, name=f"layer{i}_conv_b", dtype=self.dtype,
-                            with_conv=True, same_grad_layout=custom)
+                            with_conv=True, same_grad_layout=same_layout)
         down = ConvDecl(prev, width, 1, False, self.dtype, name=f"layer{i}_downsample")(x.shape[0])
         pooled = avg_pool_2x2(h)
-        short = conv2d(pooled, down["kernel"], same_grad_layout=custom)
+        short = conv2d(pooled, down["kernel"], same_grad_layout=same_layout)
         short = apply_gate(apply_delta(short, pooled, down), down)
         if outputs:
           outs += conv_bn_outputs(a, h, za, ya) + conv_bn_outputs(b, ya, zb, y)
