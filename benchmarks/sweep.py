@@ -5,8 +5,8 @@ cache across commands.
    15,625 cells, each in a fresh process: its peak resident memory (``wait4`` rusage) and time.
 2. The same command, ``--archs random:20:0 --proxies synflow,nwot`` on real CIFAR-10, twice with a
    fresh cache directory: the second command loads the compiled program instead of compiling it.
-3. ``--proxies grad_norm`` on 20 and 200 cells with ``--host-memory reuse`` (the default) and
-   ``release``: peak resident memory and run time per architecture.
+3. ``--proxies grad_norm`` on 20 and 200 cells with ``--host-memory reuse`` and ``release`` (the
+   default): peak resident memory and run time per architecture.
 
   python benchmarks/sweep.py        # writes benchmarks/results/sweep_nb201.md
 """
