@@ -70,11 +70,15 @@ def main(config_path, out_path):
     net.get_prunable_copy = types.MethodType(copynet, net)
     net.train()
     for p in cfg["proxies"]:
+      # A fresh input tensor per measure, as find_measures fetches one per architecture:
+      # zero-cost-nas's get_batch_jacobian (jacob_cov) reads x.grad without zeroing it, so a shared
+      # tensor would accumulate every earlier architecture's input gradient into the Jacobian.
+      xi = x.clone()
       t0 = time.perf_counter()
       if p == "nwot":
-        v = naswot(net.get_prunable_copy(bn=True), x, y)
+        v = naswot(net.get_prunable_copy(bn=True), xi, y)
       else:
-        v = measures.calc_measure(p, net, "cpu", x, y, loss_fn=F.cross_entropy, split_data=1)
+        v = measures.calc_measure(p, net, "cpu", xi, y, loss_fn=F.cross_entropy, split_data=1)
         v = float(v) if p == "jacob_cov" else summed(v)
       times[p].append(time.perf_counter() - t0)
       values[p].append(v)
