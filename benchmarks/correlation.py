@@ -69,7 +69,8 @@ REFERENCE = {
     "meco_opt": (None, None, "MeCo_opt: no NB201 figure published"),
     "zico": (0.802, 0.809, VKDNW),
     "swap": (None, None, "SWAP ICLR 2024 publishes the regularised score only"),
-    "reg_swap": (None, 0.90, "SWAP ICLR 2024 abstract (C100 validation accuracy; mu, sigma unstated)"),
+    "reg_swap": (None, 0.90, "SWAP ICLR 2024 abstract (C100 validation accuracy; mu, sigma unstated; "
+                 "jaxnas's chosen on other cells: reg_swap_prior.md)"),
     "rbflex": (None, None, "RBFleX-NAS TNNLS 2025 Table I gives Kendall tau 0.569 (C10) and Pearson "
                "0.898, no Spearman rho"),
     "ntk_cond": (None, None, "TE-NAS uses it inside its pruning search only"),
