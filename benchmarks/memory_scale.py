@@ -14,28 +14,16 @@ commands, so only the first compiles.
 from __future__ import annotations
 
 import csv
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from sweep import run_measured  # benchmarks/sweep.py: (summary, peak RSS MiB, wall s) of one CLI process
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SIZES = (1000, 5000, 15625)
-
-
-def run_measured(cmd, env):
-  """(summary JSON, peak RSS MiB, wall s) of one CLI process."""
-  t0 = time.perf_counter()
-  proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-  out = proc.stdout.read()
-  _, status, usage = os.wait4(proc.pid, 0)
-  if os.waitstatus_to_exitcode(status) != 0:
-    raise RuntimeError(f"{cmd} failed with status {status}")
-  return json.loads(out), usage.ru_maxrss / 1024, time.perf_counter() - t0
 
 
 def main() -> int:
