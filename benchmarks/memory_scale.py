@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from sweep import run_measured  # benchmarks/sweep.py: (summary, peak RSS MiB, wall s) of one CLI process
+from sweep import run_measured  # benchmarks/sweep.py: (summary, peak RSS MiB, wall s)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"

@@ -3,14 +3,15 @@ does not use.
 
 SWAP's regulariser multiplies the score by exp(-(P - mu)^2 / sigma), P the parameter count in
 thousands. The reference code takes mu and sigma as inputs and the paper states no NB201 values
-(../shared/docs/proxies.md A13), so jaxnas has to pick defaults. This script picks them the way a
-user without the test set would have to be trusted to: on a tuning sample disjoint from the 1,000
-cells of ``benchmarks/correlation.py`` (``random:1000:1`` without the cells of ``random:1000:0``),
-scored with ``jaxnas score --proxies swap,params`` under SWAP's protocol (16 real CIFAR-10 images,
-N(0, 1) re-initialisation, 32 repeats), it searches a grid of (mu, sigma) for the highest mean of the
-Spearman rho against NB201's CIFAR-10 and CIFAR-100 test accuracy. It then reports that choice on
-the correlation benchmark's own cells (held out), next to plain SWAP and the earlier defaults, when
-``benchmarks/results/correlation_nb201_swap_scores.csv`` and ``..._classic_scores.csv`` exist.
+(../shared/docs/proxies.md A13), so jaxnas has to pick defaults. This script picks them without
+looking at the correlation benchmark's cells: on a tuning sample disjoint from the 1,000 cells of
+``benchmarks/correlation.py`` (``random:1000:1`` without the cells of ``random:1000:0``), scored
+with ``jaxnas score --proxies swap,params`` as that benchmark scores SWAP (16 real CIFAR-10 images,
+one N(0, 1) weight draw per cell; the reference averages 32 draws), it searches a grid of
+(mu, sigma) for the highest mean of the Spearman rho against NB201's CIFAR-10 and CIFAR-100 test
+accuracy. It then reports that choice on the correlation benchmark's own cells (held out), next to
+plain SWAP and the earlier defaults, when ``benchmarks/results/correlation_nb201_swap_scores.csv``
+and ``..._classic_scores.csv`` exist.
 
   python benchmarks/reg_swap_prior.py        (repository root, ../shared beside it; ~8 min on 2 cores)
 
@@ -22,14 +23,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from jaxnas import data, evaluate, spaces
-from jaxnas.proxies import _swap
+from jaxnas import data, evaluate, proxies, spaces
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -52,8 +53,8 @@ def rhos(swap, params, truth, mu, sigma):
 
 
 def read_scores(path):
-  rows = list(csv.DictReader(open(path)))
-  return {int(r["index"]): r for r in rows}
+  with open(path, newline="") as fh:
+    return {int(r["index"]): r for r in csv.DictReader(fh)}
 
 
 def main() -> int:
@@ -90,6 +91,7 @@ def main() -> int:
       r10, r100 = rhos(swap, params, truth, mu, sigma)
       grid.append((float(mu), float(sigma), r10, r100, (r10 + r100) / 2))
   best = max(grid, key=lambda g: g[4])
+  defaults = inspect.signature(proxies.reg_swap).parameters
   mu, sigma = best[0], best[1]
   with open(RESULTS / "reg_swap_prior.csv", "w", newline="") as fh:
     w = csv.writer(fh)
@@ -113,7 +115,8 @@ def main() -> int:
       "CIFAR-10 and CIFAR-100 200-epoch test accuracy (`nb201_cifar.csv`). The whole grid is in "
       "`reg_swap_prior.csv`.", "",
       f"Choice: **mu = {mu:.0f}, sigma = {sigma:.4g}** (jaxnas's defaults, "
-      f"`jaxnas.proxies.reg_swap`; now {_swap.NB201_MU:.0f} / {_swap.NB201_SIGMA:.4g}).", "",
+      f"`jaxnas.proxies.reg_swap`; now {defaults['mu'].default:.0f} / "
+      f"{defaults['sigma'].default:.4g}).", "",
       "## On the tuning cells", "",
       "| score | rho C10 | rho C100 |", "|---|---|---|",
       line("swap", plain), line("params", size),
@@ -135,7 +138,8 @@ def main() -> int:
         "`correlation_nb201_classic_scores.csv`.", "",
         "| score | rho C10 | rho C100 |", "|---|---|---|",
         line("swap", [evaluate.rank_correlation(hswap, t).spearman for t in htruth]),
-        line(f"reg_swap, mu {mu:.0f}, sigma {sigma:.4g} (chosen)", rhos(hswap, hparams, htruth, mu, sigma)),
+        line(f"reg_swap, mu {mu:.0f}, sigma {sigma:.4g} (chosen)",
+             rhos(hswap, hparams, htruth, mu, sigma)),
         line(f"reg_swap, mu {EARLIER[0]:.0f}, sigma {EARLIER[1]:.4g} (earlier defaults)",
              rhos(hswap, hparams, htruth, *EARLIER)),
     ]
