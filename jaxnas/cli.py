@@ -58,12 +58,16 @@ def _write_rows(path: Path, header, rows) -> None:
   os.replace(tmp, path)
 
 
+_META_DEFAULTS = {"draws": 1}
+
+
 def _resume_state(out: Path, meta_path: Path, meta: dict, header, wanted, overwrite: bool):
   """Rows already in `out` (index -> fields), after checking they were made with these settings."""
   if not out.exists() or overwrite:
     return {}
   old = json.loads(meta_path.read_text()) if meta_path.exists() else None
-  if old is None or {k: old.get(k) for k in meta} != meta:
+  # A setting added after `out` was written reads as its default there.
+  if old is None or {k: old.get(k, _META_DEFAULTS.get(k)) for k in meta} != meta:
     raise ValueError(f"{out} exists and was made with other settings (see {meta_path}); pass "
                      "--overwrite to replace it or choose another --out.")
   rows = _read_rows(out, header)
@@ -95,7 +99,7 @@ def cmd_score(args) -> int:
   meta = {
       "jaxnas": jaxnas.__version__, "space": space.name, "archs": args.archs,
       "proxies": [p.name for p in plist], "data": images.source, "synthetic": images.synthetic,
-      "seed": args.seed, "batch_sizes": sizes, "init": args.init,
+      "seed": args.seed, "batch_sizes": sizes, "init": args.init, "draws": args.draws,
   }
   meta_path = Path(str(out) + ".meta.json")
   wanted = [int(i) for i in indices]
@@ -143,12 +147,12 @@ def cmd_score(args) -> int:
           enc, plist, batches, key, space=space.name,
           network_kwargs={"num_classes": images.num_classes}, chunk_size=args.chunk_size,
           method=args.method, init=args.init, progress=not args.no_progress, on_chunk=on_chunk,
-          timing=timing)
+          timing=timing, draws=args.draws)
   t = timing[0] if timing else None
   summary = {
       "out": str(out), "archs": len(wanted), "scored_now": int(len(todo)),
       "data": ("SYNTHETIC Gaussian images (not real data)" if images.synthetic else images.source),
-      "batch_sizes": sizes, "seed": args.seed,
+      "batch_sizes": sizes, "seed": args.seed, "draws": args.draws,
       "processes": jax.process_count(), "devices": t.num_devices if t else len(jax.devices()),
       "chunk_size": t.chunk_size if t else args.chunk_size,
       "lower_s": round(t.lower_s, 2) if t else 0.0,
@@ -227,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
   s.add_argument("--init", default="pytorch", choices=models.INITS,
                  help="weight initialisation: PyTorch's defaults (most references), 'normal' "
                       "(N(0,1): Zen-NAS, SWAP) or 'kaiming_normal' (AZ-NAS)")
+  s.add_argument("--draws", type=_positive_int, default=1,
+                 help="average every score over this many independent weight draws (SWAP's "
+                      "reference: 32; population.score_population's `draws`)")
   s.add_argument("--out", default="scores.csv", help="CSV: index, arch, one column per proxy")
   s.add_argument("--chunk-size", type=_positive_int, default=None,
                  help="architectures per device per compiled call (default: automatic; rows are "

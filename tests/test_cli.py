@@ -52,6 +52,17 @@ def test_score_writes_contract_columns_and_resumes(tmp_path, capsys):
   assert main(args + ["--init", "kaiming_normal"]) == 2  # the init is a setting too
   assert "other settings" in capsys.readouterr().err
   assert main(args + ["--overwrite"]) == 0
+  assert json.loads((tmp_path / "s.csv.meta.json").read_text())["draws"] == 1
+  assert main(args + ["--draws", "2"]) == 2  # so is the number of weight draws
+  assert "other settings" in capsys.readouterr().err
+  # Files written before `draws` was recorded resume as one draw.
+  meta = json.loads((tmp_path / "s.csv.meta.json").read_text())
+  del meta["draws"]
+  (tmp_path / "s.csv.meta.json").write_text(json.dumps(meta))
+  assert main(args) == 0
+  assert json.loads(capsys.readouterr().out)["scored_now"] == 0
+  assert main(args + ["--draws", "2", "--overwrite"]) == 0  # params: the same in every draw
+  assert json.loads(capsys.readouterr().out)["draws"] == 2 and out.read_bytes() == full
 
 
 def test_score_reports_clear_errors(tmp_path, capsys):

@@ -52,6 +52,17 @@ class ScoreTiming(NamedTuple):
   chunk_run_s: tuple = ()
 
 
+def draw_keys(key: jax.Array, draws: int) -> list:
+  """The population keys of `draws` weight draws: ``key``, then ``fold_in(key, d)`` for
+  d = 1 .. draws - 1 (draw 0 is `key` itself, so one draw is the plain single-key score)."""
+  return [key] + [jax.random.fold_in(key, d) for d in range(1, draws)]
+
+
+def _check_draws(draws) -> None:
+  if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 1:
+    raise ValueError(f"`draws` must be a positive integer, got {draws!r}.")
+
+
 def member_keys(key: jax.Array, indices) -> jax.Array:
   """One key per architecture, ``fold_in(key, official_index)``: a member's score does not depend
   on which population (or chunk, device or process) it is scored in."""
@@ -260,7 +271,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
                      progress: bool = False,
                      on_chunk: Optional[Callable[[int, int, np.ndarray], None]] = None,
                      timing: Optional[list] = None,
-                     compiler_options: Optional[Mapping] = None) -> np.ndarray:
+                     compiler_options: Optional[Mapping] = None, draws: int = 1) -> np.ndarray:
   """Scores (P, len(proxies)) of a population: one compiled program for all chunks and devices.
 
   Every member gets fresh weights from its own key (``fold_in(key, official_index)``, see
@@ -302,7 +313,15 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     compiler_options: XLA compiler options for the program; None: :func:`compiler_options` for the
       mesh's platform and the largest batch a proxy reads (on CPU from 16 images, convolutions
       without YNNPACK); ``{}``: XLA's defaults.
+    draws: average every score over this many independent weight draws (and proxy keys): the
+      mean of the scores this function gives with the keys of :func:`draw_keys` (``key``,
+      ``fold_in(key, 1)``, ..., ``fold_in(key, draws - 1)``), so ``draws=1`` is the single draw
+      of `key`. The same compiled program runs once per draw, chunk by chunk (``on_chunk``
+      receives the means). A non-finite score in any draw makes the mean non-finite (ranked
+      worst, :func:`jaxnas.evaluate.oriented_scores`). References that average repeats: SWAP
+      (32 N(0, 1) re-initialisations), Zen-NAS (its ``repeat``).
   """
+  _check_draws(draws)
   if method not in METHODS:
     raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
   if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer))
@@ -325,11 +344,12 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   if models.supernet(sp.name) is None:
     return score_exact(enc, proxies, batches, key, space=space, network_kwargs=network_kwargs,
                        init=init, progress=progress, on_chunk=on_chunk, timing=timing,
-                       compiler_options=compiler_options)
+                       compiler_options=compiler_options, draws=draws)
   mesh = population_mesh() if mesh is None else mesh
   per_proxy = [_batch_for(batches, p) for p in proxies]
   unique, batch_ids = _unique_batches(per_proxy)
-  key_data = np.asarray(jax.random.key_data(member_keys(key, sp.index_of(enc))))
+  key_data = [np.asarray(jax.random.key_data(member_keys(k, sp.index_of(enc))))
+              for k in draw_keys(key, draws)]
   program = _program(space, tuple(proxies), tuple(sorted(network_kwargs.items())), method, init,
                      batch_ids, mesh, str(jax.random.key_impl(key)))
   ndev = mesh.size
@@ -342,11 +362,11 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
                                                  batch_size=_largest_batch(proxies, per_proxy))
   rep = jax.tree.map(lambda a: program.put(a, sharded=False), unique)
 
-  def chunk_inputs(start, stop, per_device):
+  def chunk_inputs(start, stop, per_device, draw=0):
     width = per_device * ndev
     rows = np.arange(start, start + width)
     rows[stop - start:] = start  # padding repeats the first member; its scores are dropped
-    return (program.put(enc[rows].astype(np.int32), True), program.put(key_data[rows], True))
+    return (program.put(enc[rows].astype(np.int32), True), program.put(key_data[draw][rows], True))
 
   lower_s = compile_s = 0.0
   per_device = chunk_size
@@ -375,9 +395,14 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
       bar.set_description("scoring")
       bar.reset()  # so the rate and ETA exclude compilation
     t0 = time.perf_counter()
-    res = exe(e, k, rep)
-    scores = np.asarray(res if res.is_fully_addressable
-                        else multihost_utils.process_allgather(res, tiled=True))[: stop - start]
+    total = np.zeros((stop - start, len(proxies)), np.float64)
+    for d in range(draws):
+      if d:
+        e, k = chunk_inputs(start, stop, per_device, d)
+      res = exe(e, k, rep)
+      total += np.asarray(res if res.is_fully_addressable
+                          else multihost_utils.process_allgather(res, tiled=True))[: stop - start]
+    scores = total if draws == 1 else total / draws
     chunk_run_s.append(time.perf_counter() - t0)
     out[start:stop] = scores
     if on_chunk is not None:
@@ -399,16 +424,17 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
                 init: str = "pytorch", progress: bool = False,
                 on_chunk: Optional[Callable[[int, int, np.ndarray], None]] = None,
                 timing: Optional[list] = None,
-                compiler_options: Optional[Mapping] = None) -> np.ndarray:
+                compiler_options: Optional[Mapping] = None, draws: int = 1) -> np.ndarray:
   """Scores with one exact network per architecture (one compilation per distinct structure).
 
   The reference path for the supernet and the engine for spaces without a masked supernet.
-  Same keys, weights and outputs as :func:`score_population`; `compiler_options` as there (None:
-  :func:`compiler_options` for JAX's default backend).
+  Same keys, weights and outputs as :func:`score_population`; `compiler_options` and `draws` as
+  there (None: :func:`compiler_options` for JAX's default backend).
   """
+  _check_draws(draws)
   sp = spaces.get(space)
   enc = np.asarray(encodings)
-  keys = member_keys(key, sp.index_of(enc))
+  keys = [member_keys(k, sp.index_of(enc)) for k in draw_keys(key, draws)]
   groups = _groups(proxies, dict(network_kwargs or {}))
   per_proxy = [_batch_for(batches, p) for p in proxies]
   unique, batch_ids = _unique_batches(per_proxy)
@@ -420,16 +446,21 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   for i, e in enumerate(enc):
     for kw, idx in groups:
       net = models.network(space, e, **dict(kw))
-      variables = net.init(jax.random.fold_in(keys[i], 0), init=init)
 
       def run(variables, k, u, net=net, idx=idx):
         scores = evaluate([proxies[j] for j in idx], net, variables, [u[batch_ids[j]] for j in idx],
                           [jax.random.fold_in(k, 1 + j) for j in idx])
         return [jnp.asarray(s, _out_dtype()) for s in scores]
 
-      exe = jax.jit(run).lower(variables, keys[i], unique).compile(compiler_options=compiler_options)
-      for j, s in zip(idx, exe(variables, keys[i], unique)):
-        out[i, j] = float(s)
+      exe = None
+      for d in range(draws):
+        variables = net.init(jax.random.fold_in(keys[d][i], 0), init=init)
+        if exe is None:
+          exe = jax.jit(run).lower(variables, keys[d][i], unique).compile(
+              compiler_options=compiler_options)
+        for j, s in zip(idx, exe(variables, keys[d][i], unique)):
+          out[i, j] += float(s)
+    out[i] /= draws
     if on_chunk is not None:
       on_chunk(i, i + 1, out[i:i + 1])
     if bar is not None:

@@ -102,6 +102,33 @@ def test_second_population_of_the_same_shape_does_not_recompile(setup):
   assert prog.traces == traces and t2[0].compile_s == 0.0
 
 
+def test_draws_average_the_scores_of_independent_weight_draws(setup):
+  """draws=D is the mean of the scores of the D population keys of draw_keys (draw 0 = the key
+  itself), on the supernet and on exact networks alike; chunks receive the means."""
+  plist, batch, enc = setup
+  nwot = plist[2:]  # reads the weights: every draw scores differently
+  key = jax.random.key(4)
+  seen = []
+  with jax.enable_x64(True):
+    mean3 = population.score_population(enc[:3], nwot, batch, key, network_kwargs=SMALL,
+                                        chunk_size=2, draws=3,
+                                        on_chunk=lambda a, b, s: seen.append(np.array(s)), **FAST)
+    each = [population.score_population(enc[:3], nwot, batch, k, network_kwargs=SMALL,
+                                        chunk_size=2, **FAST)
+            for k in population.draw_keys(key, 3)]
+    exact = population.score_exact(enc[:1], nwot, batch, key, network_kwargs=SMALL, draws=3, **FAST)
+    one = population.score_population(enc[:3], nwot, batch, key, network_kwargs=SMALL,
+                                      chunk_size=2, draws=1, **FAST)
+  assert len({float(e[0, 0]) for e in each}) == 3  # three different weight draws
+  np.testing.assert_allclose(mean3, np.mean(each, axis=0), rtol=1e-12)
+  np.testing.assert_allclose(np.concatenate(seen), mean3, rtol=0)
+  np.testing.assert_allclose(exact, mean3[:1], rtol=1e-6)
+  np.testing.assert_array_equal(one, each[0])
+  for bad in (0, -1, 1.5, True):
+    with pytest.raises(ValueError, match="`draws` must be a positive integer"):
+      population.score_population(enc, nwot, batch, key, draws=bad)
+
+
 def test_per_proxy_batches_and_errors(setup):
   plist, batch, enc = setup
   with pytest.raises(ValueError, match="no entry for proxy 'nwot'"):
