@@ -5,8 +5,9 @@ Run by throughput.py with a Python that has torch (e.g. a throwaway venv under /
 
   python throughput_torch.py CONFIG.json OUT.json
 
-CONFIG holds the cells (arch strings), the images (.npz written by throughput.py), the thread
-count and the proxies. Nothing of zero-cost-nas is copied here: this file builds its NB201 model
+CONFIG holds the cells (arch strings), the images (.npz written by throughput.py; or a mapping
+from proxy to .npz when proxies take different batches), the thread count, the proxies and,
+optionally, each cell's ``torch.manual_seed`` (default: its position in the list). Nothing of zero-cost-nas is copied here: this file builds its NB201 model
 (``foresight.models.nasbench2.get_model_from_arch_str``, PyTorch default init, train mode) and
 times ``foresight.pruners.measures.calc_measure`` plus find_measures' summation, per proxy, exactly
 as ``find_measures`` runs them (a fresh network copy per measure). NASWOT is not in zero-cost-nas:
@@ -56,16 +57,24 @@ def naswot(net, x, y):
   return float(np.linalg.slogdet(k)[1])
 
 
+def load_batch(path):
+  images = np.load(path)
+  x = torch.from_numpy(np.ascontiguousarray(images["x"].transpose(0, 3, 1, 2))).float()
+  return x, torch.from_numpy(images["y"]).long()
+
+
 def main(config_path, out_path):
   cfg = json.loads(open(config_path).read())
   torch.set_num_threads(int(cfg["threads"]))
-  images = np.load(cfg["images"])
-  x = torch.from_numpy(np.ascontiguousarray(images["x"].transpose(0, 3, 1, 2))).float()
-  y = torch.from_numpy(images["y"]).long()
+  paths = cfg["images"]
+  if isinstance(paths, str):
+    paths = {p: paths for p in cfg["proxies"]}
+  batches = {p: load_batch(paths[p]) for p in cfg["proxies"]}
+  seeds = cfg.get("seeds", list(range(len(cfg["archs"]))))
   times = {p: [] for p in cfg["proxies"]}
   values = {p: [] for p in cfg["proxies"]}
   for i, arch in enumerate(cfg["archs"]):
-    torch.manual_seed(i)
+    torch.manual_seed(int(seeds[i]))
     net = get_model_from_arch_str(arch, int(cfg["num_classes"]))
     net.get_prunable_copy = types.MethodType(copynet, net)
     net.train()
@@ -73,6 +82,7 @@ def main(config_path, out_path):
       # A fresh input tensor per measure, as find_measures fetches one per architecture:
       # zero-cost-nas's get_batch_jacobian (jacob_cov) reads x.grad without zeroing it, so a shared
       # tensor would accumulate every earlier architecture's input gradient into the Jacobian.
+      x, y = batches[p]
       xi = x.clone()
       t0 = time.perf_counter()
       if p == "nwot":
