@@ -17,5 +17,6 @@ from ._score import score_exact as score_exact
 from ._score import score_population as score_population
 
 __all__ = ["METHODS", "ScoreTiming", "available_memory", "compiler_options", "count_cache_events",
-           "default_cache_dir", "draw_keys", "initialize_distributed", "member_keys", "population_mesh",
-           "REUSE_HOST_MEMORY_ENV", "reuse_host_memory", "score_exact", "score_population"]
+           "default_cache_dir", "draw_keys", "initialize_distributed", "member_keys",
+           "population_mesh", "REUSE_HOST_MEMORY_ENV", "reuse_host_memory", "score_exact",
+           "score_population"]

@@ -402,7 +402,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
       res = exe(e, k, rep)
       total += np.asarray(res if res.is_fully_addressable
                           else multihost_utils.process_allgather(res, tiled=True))[: stop - start]
-    scores = total if draws == 1 else total / draws
+    scores = total / draws
     chunk_run_s.append(time.perf_counter() - t0)
     out[start:stop] = scores
     if on_chunk is not None:
