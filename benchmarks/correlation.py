@@ -80,6 +80,7 @@ REFERENCE = {
 # Aggregates of a group's score columns: name -> (group, jaxnas.evaluate function, its columns).
 AGGREGATES = {"te_nas": ("tenas", "te_nas_aggregate", ("ntk_cond", "linear_regions"))}
 TOLERANCE = 0.03
+VERDICT = {True: "yes", False: "NO", None: "n/a"}  # within TOLERANCE; None: nothing to compare
 PROTOCOL_NOTE = (
     "How the protocols differ (why a gap need not be an implementation difference): zero-cost-nas "
     "correlates C10 scores with the test accuracy of the net trained on the 25k `cifar10-valid` "
@@ -213,12 +214,12 @@ def main() -> int:
     return "–" if v is None else f"{v:.3f}"
 
   for r in rows:
-    within = {True: "yes", False: "NO", None: "n/a"}[r["within"]]
+    within = VERDICT[r["within"]]
     lines.append(f"| {r['proxy']} | {r['rho_c10']:.3f} | {r['tau_c10']:.3f} | {r['rho_c100']:.3f} | "
                  f"{r['tau_c100']:.3f} | {r['nonfinite']} | {show(r['ref_c10'])} / "
                  f"{show(r['ref_c100'])} | {show(r['gap_c10'])} / {show(r['gap_c100'])} | {within} | "
                  f"{r['source']} | {show3(r['code_c10'])} / {show3(r['code_c100'])} | "
-                 f"{ {True: 'yes', False: 'NO', None: 'n/a'}[r['within_code']]} |")
+                 f"{VERDICT[r['within_code']]} |")
   (c10_s, c10_all), (c100_s, c100_all) = calibration["cifar10_test_acc"], calibration["cifar100_test_acc"]
   lines += ["", PROTOCOL_NOTE, "",
             f"Sample calibration (parameter count, deterministic): rho on {args.archs} = "
