@@ -58,7 +58,7 @@ def _write_rows(path: Path, header, rows) -> None:
   os.replace(tmp, path)
 
 
-_META_DEFAULTS = {"draws": 1}
+_META_DEFAULTS = {"draws": 1, "augmented": False}
 
 
 def _resume_state(out: Path, meta_path: Path, meta: dict, header, wanted, overwrite: bool):
@@ -100,6 +100,7 @@ def cmd_score(args) -> int:
       "jaxnas": jaxnas.__version__, "space": space.name, "archs": args.archs,
       "proxies": [p.name for p in plist], "data": images.source, "synthetic": images.synthetic,
       "seed": args.seed, "batch_sizes": sizes, "init": args.init, "draws": args.draws,
+      "augmented": args.augment,
   }
   meta_path = Path(str(out) + ".meta.json")
   wanted = [int(i) for i in indices]
@@ -124,7 +125,8 @@ def cmd_score(args) -> int:
       logging.getLogger("jaxnas").warning("resuming %s: %d of %d architectures already scored",
                                           out, len(wanted) - len(todo), len(wanted))
   key = jax.random.key(args.seed)
-  batches = {p.name: data.select(images, sizes[p.name], args.seed) for p in plist}
+  batches = {p.name: data.select(images, sizes[p.name], args.seed, augmented=args.augment)
+             for p in plist}
   enc = space.encoding_of(todo)
   timing: list = []
 
@@ -152,7 +154,7 @@ def cmd_score(args) -> int:
   summary = {
       "out": str(out), "archs": len(wanted), "scored_now": int(len(todo)),
       "data": ("SYNTHETIC Gaussian images (not real data)" if images.synthetic else images.source),
-      "batch_sizes": sizes, "seed": args.seed, "draws": args.draws,
+      "batch_sizes": sizes, "augmented": args.augment, "seed": args.seed, "draws": args.draws,
       "processes": jax.process_count(), "devices": t.num_devices if t else len(jax.devices()),
       "chunk_size": t.chunk_size if t else args.chunk_size,
       "lower_s": round(t.lower_s, 2) if t else 0.0,
@@ -228,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="images per proxy; 'ref' = each proxy's reference batch (nwot 128; "
                       "params, flops and synflow read only the image shape)")
   s.add_argument("--seed", type=int, default=0, help="seeds weights (per architecture) and the batch")
+  s.add_argument("--augment", action="store_true",
+                 help="random crop (4 pixels of zero padding) and horizontal flip of the chosen "
+                      "images, as the references' CIFAR training loaders (data.augment)")
   s.add_argument("--init", default="pytorch", choices=models.INITS,
                  help="weight initialisation: PyTorch's defaults (most references), 'normal' "
                       "(N(0,1): Zen-NAS, SWAP) or 'kaiming_normal' (AZ-NAS)")

@@ -55,9 +55,12 @@ def test_score_writes_contract_columns_and_resumes(tmp_path, capsys):
   assert json.loads((tmp_path / "s.csv.meta.json").read_text())["draws"] == 1
   assert main(args + ["--draws", "2"]) == 2  # so is the number of weight draws
   assert "other settings" in capsys.readouterr().err
-  # Files written before `draws` was recorded resume as one draw.
+  assert main(args + ["--augment"]) == 2  # and augmentation of the batch
+  assert "other settings" in capsys.readouterr().err
+  # Files written before `draws` and `augmented` were recorded resume as one unaugmented draw.
   meta = json.loads((tmp_path / "s.csv.meta.json").read_text())
-  del meta["draws"]
+  assert meta["augmented"] is False
+  del meta["draws"], meta["augmented"]
   (tmp_path / "s.csv.meta.json").write_text(json.dumps(meta))
   assert main(args) == 0
   assert json.loads(capsys.readouterr().out)["scored_now"] == 0
@@ -106,12 +109,13 @@ def test_correlate_prints_table_and_plots(tmp_path, capsys):
 def test_score_nwot_on_real_images(tmp_path, capsys, monkeypatch):
   """Real images reach the proxy at the requested batch size. The network is shrunk to C=4, N=1
   and compiled with cheap XLA passes (the full supernet's compilation is the benchmarks' business)."""
-  seen = []
+  seen, inputs = [], []
   score_population = jaxnas.population.score_population
 
-  def small(*args, network_kwargs, **kwargs):
+  def small(enc, plist, batches, *args, network_kwargs, **kwargs):
     seen.append(dict(network_kwargs))
-    return score_population(*args, network_kwargs={**network_kwargs, "C": 4, "N": 1},
+    inputs.append(np.asarray(batches["nwot"].x))
+    return score_population(enc, plist, batches, *args, network_kwargs={**network_kwargs, "C": 4, "N": 1},
                             compiler_options=FAST_COMPILE, **kwargs)
 
   monkeypatch.setattr(jaxnas.population, "score_population", small)
@@ -121,6 +125,15 @@ def test_score_nwot_on_real_images(tmp_path, capsys, monkeypatch):
   summary = json.loads(capsys.readouterr().out)
   assert summary["batch_sizes"] == {"nwot": 16} and seen == [{"num_classes": 10}]
   assert np.isfinite(float(_rows(out)[0]["nwot"]))
+  images = jaxnas.data.load_npz(CIFAR_NPZ)
+  np.testing.assert_array_equal(inputs[0], jaxnas.data.select(images, 16, 0).x)
+  # --augment: the same images, cropped and flipped as the references' training loaders do.
+  assert main(["score", "--archs", "9930:9931", "--proxies", "nwot", "--data", f"npz:{CIFAR_NPZ}",
+               "--batch-size", "16", "--augment", "--out", str(tmp_path / "a.csv"),
+               "--no-progress"]) == 0
+  assert json.loads(capsys.readouterr().out)["augmented"] is True
+  np.testing.assert_array_equal(inputs[1], jaxnas.data.select(images, 16, 0, augmented=True).x)
+  assert not np.array_equal(inputs[0], inputs[1])
 
 
 def test_public_api_surface():

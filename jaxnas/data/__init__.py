@@ -7,6 +7,7 @@ from ._images import CIFAR10_STD as CIFAR10_STD
 from ._images import CIFAR100_MEAN as CIFAR100_MEAN
 from ._images import CIFAR100_STD as CIFAR100_STD
 from ._images import Images as Images
+from ._images import augment as augment
 from ._images import from_spec as from_spec
 from ._images import load_cifar as load_cifar
 from ._images import load_npz as load_npz
@@ -20,6 +21,6 @@ from ._tables import load_table as load_table
 
 __all__ = [
     "Batch", "BenchmarkTable", "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR10_MEAN", "CIFAR10_STD",
-    "Images", "from_spec", "load_cifar", "load_nats_bench", "load_npz", "load_table", "normalise",
-    "select", "synthetic_batch", "synthetic_images",
+    "Images", "augment", "from_spec", "load_cifar", "load_nats_bench", "load_npz", "load_table",
+    "normalise", "select", "synthetic_batch", "synthetic_images",
 ]

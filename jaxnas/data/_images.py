@@ -123,11 +123,50 @@ def normalise(x, mean=CIFAR10_MEAN, std=CIFAR10_STD, *, dtype=jnp.float32) -> ja
   return jnp.asarray((x / 255.0 - m) / s, dtype)
 
 
-def select(images: Images, n: int, seed: int, *, mean=None, std=None) -> Batch:
+# Seeds of augment()'s two streams, next to the user's seed: crop offsets, then flips.
+_CROP_STREAM, _FLIP_STREAM = 0xC509, 0xF119
+
+
+def augment(x, seed: int, *, padding: int = 4, flip: bool = True) -> np.ndarray:
+  """The CIFAR training transform of the references' data loaders, on uint8 NHWC images.
+
+  torchvision's ``RandomCrop(H, padding=padding)`` (zero fill: black borders, before any
+  normalisation) then ``RandomHorizontalFlip()`` (probability 1/2), as the training loaders of
+  zero-cost-nas (``get_cifar_dataloaders``), RBFleX-NAS and xautodl (which AZ-NAS's TE-NAS reads;
+  it flips first, the same distribution) apply them; NASWOT's default strips both. Image i's crop
+  offsets (top, left, each uniform in 0..2 * padding) and flip come from two NumPy streams seeded
+  with `seed`, drawn in image order, so the first k outputs do not depend on how many images follow
+  (the augmented batches of :func:`select` stay prefixes of each other).
+
+  Returns:
+    uint8 array of `x`'s shape.
+  """
+  x = np.asarray(x)
+  if x.ndim != 4 or x.dtype != np.uint8:
+    raise TypeError(f"`x` must be uint8 NHWC images, got dtype {x.dtype} and shape {x.shape}.")
+  if int(padding) != padding or padding < 0:
+    raise ValueError(f"`padding` must be a non-negative integer, got {padding!r}.")
+  n, h, w, _ = x.shape
+  p = int(padding)
+  top, left = np.random.default_rng([seed, _CROP_STREAM]).integers(0, 2 * p + 1, size=(n, 2)).T
+  padded = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+  rows = top[:, None] + np.arange(h)[None, :]  # (n, h)
+  cols = left[:, None] + np.arange(w)[None, :]  # (n, w)
+  out = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+  if flip:
+    mirrored = np.random.default_rng([seed, _FLIP_STREAM]).random(n) < 0.5
+    out[mirrored] = out[mirrored, :, ::-1]
+  return out
+
+
+def select(images: Images, n: int, seed: int, *, mean=None, std=None,
+           augmented: bool = False) -> Batch:
   """A deterministic batch of `n` distinct images: ``default_rng(seed).permutation`` order.
 
   Batches for different `n` with the same seed are prefixes of each other (so proxies with
-  different reference batch sizes see the same first images).
+  different reference batch sizes see the same first images). With `augmented`, the images pass
+  through :func:`augment` (random crop with 4 zero pixels of padding, random horizontal flip,
+  seeded by `seed`) before normalisation, as in the references' training loaders.
   """
   if int(n) != n or n < 1:
     raise ValueError(f"`n` must be a positive integer, got {n!r}.")
@@ -137,7 +176,8 @@ def select(images: Images, n: int, seed: int, *, mean=None, std=None) -> Batch:
   if mean is None:
     c100 = images.num_classes == 100
     mean, std = (CIFAR100_MEAN, CIFAR100_STD) if c100 else (CIFAR10_MEAN, CIFAR10_STD)
-  return Batch(normalise(images.x[order], mean, std), jnp.asarray(images.y[order], jnp.int32))
+  x = augment(images.x[order], seed) if augmented else images.x[order]
+  return Batch(normalise(x, mean, std), jnp.asarray(images.y[order], jnp.int32))
 
 
 def synthetic_batch(key: jax.Array, n: int, *, image_shape=(32, 32, 3), num_classes: int = 10,

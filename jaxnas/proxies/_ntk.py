@@ -65,7 +65,8 @@ def ntk_spectrum(apply_fn, variables, batch, *, select=tenas_weight, dtype=None)
 def ntk_cond(apply_fn, variables, batch, key, *, dtype=None):
   r"""TE-NAS NTK condition number :math:`\kappa = \lambda_{max} / \lambda_{min}`. Lower = better.
 
-  Follows TE-NAS ``get_ntk_n`` as its NB201 search calls it: train-mode BatchNorm, one real batch,
+  Follows TE-NAS ``get_ntk_n`` as its NB201 search calls it: train-mode BatchNorm, one real batch
+  (of xautodl's training loader, so cropped and flipped: ``data.select(..., augmented=True)``),
   the parameters named 'weight' (:func:`tenas_weight`), PyTorch default init (the search's requested
   Kaiming re-init never happens there). Per-architecture use on the xautodl NB201 network. Batch
   size 72 (TE-NAS's NB201 launcher; its paper's appendix says 32).

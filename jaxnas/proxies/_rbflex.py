@@ -214,7 +214,8 @@ def rbflex(apply_fn, variables, batch, key, *, gamma_k=GAMMA_K, gamma_q=GAMMA_Q,
 
   Follows tomomasayamasaki/RBFleX-NAS @ cd3a57b ``RBFleX_NAS-Bench-201.py``: the network
   (xautodl ``TinyNetwork``, default init) in train mode without gradients; each of the N images
-  (``batch_size_NE = 3`` real, augmented training images) forwarded alone, so BatchNorm normalises
+  (``batch_size_NE = 3`` real training images, cropped and flipped: ``data.select(...,
+  augmented=True)``, the CLI's ``--augment``) forwarded alone, so BatchNorm normalises
   over that image's positions; forward hooks on every module whose type name contains "ReLU"
   collect x_i, which therefore holds the output of every ``nn.ReLU`` (head included) *and* of every
   ``ReLUConvBN`` block (the BN output of each conv op and of both convs of the ResNet blocks); a

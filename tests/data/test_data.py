@@ -83,6 +83,51 @@ def test_shared_cifar_npz_and_deterministic_batches():
     data.select(imgs, 5000, 0)
 
 
+def _torchvision_crop_flip(img, top, left, mirrored, padding=4):
+  """RandomCrop(padding, fill 0) + RandomHorizontalFlip for given draws, pixel by pixel."""
+  h, w, c = img.shape
+  out = np.zeros_like(img)
+  for r in range(h):
+    for q in range(w):
+      src_r, src_q = top + r - padding, left + q - padding  # position in the unpadded image
+      if 0 <= src_r < h and 0 <= src_q < w:
+        out[r, (w - 1 - q) if mirrored else q] = img[src_r, src_q]
+  return out
+
+
+def test_augment_is_the_reference_crop_and_flip():
+  rng = np.random.default_rng(3)
+  x = rng.integers(1, 256, size=(300, 8, 8, 3), dtype=np.uint8)  # no 0 pixel: borders are padding
+  out = data.augment(x, seed=5)
+  assert out.shape == x.shape and out.dtype == np.uint8
+  draws = []
+  for img, aug in zip(x, out):
+    found = [(t, l, m) for t in range(9) for l in range(9) for m in (False, True)
+             if np.array_equal(_torchvision_crop_flip(img, t, l, m), aug)]
+    assert len(found) == 1, found  # every output is exactly one crop-and-flip of its input
+    draws.append(found[0])
+  tops, lefts, flips = map(np.asarray, zip(*draws))
+  assert set(tops) == set(range(9)) and set(lefts) == set(range(9))  # offsets 0..2 * padding
+  assert 0.4 < flips.mean() < 0.6  # flipped with probability 1/2 (300 draws: +-0.087 at 3 sigma)
+  np.testing.assert_array_equal(data.augment(x[:17], seed=5), out[:17])  # prefix-stable
+  assert not np.array_equal(data.augment(x, seed=6), out)
+  np.testing.assert_array_equal(data.augment(x, seed=5, padding=0, flip=False), x)
+  with pytest.raises(TypeError, match="`x` must be uint8 NHWC"):
+    data.augment(x.astype(np.float32), seed=0)
+  with pytest.raises(ValueError, match="`padding`"):
+    data.augment(x, seed=0, padding=-1)
+
+
+def test_select_augmented_batches():
+  imgs = data.synthetic_images(0, n=50)
+  plain, aug = data.select(imgs, 20, 1), data.select(imgs, 20, 1, augmented=True)
+  np.testing.assert_array_equal(plain.y, aug.y)  # same images, same labels
+  order = np.random.default_rng(1).permutation(50)[:20]
+  np.testing.assert_allclose(aug.x, data.normalise(data.augment(imgs.x[order], 1)))
+  assert not np.allclose(plain.x, aug.x)
+  np.testing.assert_array_equal(data.select(imgs, 7, 1, augmented=True).x, aug.x[:7])
+
+
 def test_normalise_and_synthetic():
   x = np.full((1, 2, 2, 3), 255, np.uint8)
   np.testing.assert_allclose(np.asarray(data.normalise(x))[0, 0, 0],
