@@ -10,7 +10,8 @@ where it stopped), then `jaxnas correlate` against CIFAR-10 and CIFAR-100 test a
 
 Sample: ``random:1000:0`` = ``np.random.default_rng(0).choice(15625, 1000, replace=False)`` official
 indices. Batches: each proxy's reference batch size (--batch-size ref) of real CIFAR-10 training
-images with their labels, seed 0. Weights: PyTorch default init, key fold_in(seed, index), so every
+images with their labels, seed 0 (for RBFleX and TE-NAS cropped and flipped, `--augment`, as their
+references' training loaders do). Weights: PyTorch default init, key fold_in(seed, index), so every
 group sees the same weights. Writes ``benchmarks/results/correlation_nb201.{md,csv,png}``.
 
 Run from the repository root:  python benchmarks/correlation.py  [--archs random:1000:0]
@@ -31,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
 
-# group -> (proxies, extra `jaxnas score` arguments). Cheapest first; grasp (a Hessian-vector
+# group -> (proxies, extra `jaxnas score` arguments; None: a flag). Cheapest first; grasp (a Hessian-vector
 # product, ~4 passes) alone. Each group follows its proxies' reference protocol: batch size
 # (--batch-size ref = Proxy.batch_size unless given) and weight initialisation.
 GROUPS = {
@@ -42,10 +43,13 @@ GROUPS = {
     "meco": ("meco,meco_opt", {}),  # one real image, PyTorch default init (MeCo NB201 script)
     "swap": ("swap,reg_swap", {"--init": "normal"}),  # 16 real images, N(0, 1) re-init
     "zico": ("zico", {}),  # 128 real images split into two batches of 64
-    "rbflex": ("rbflex", {}),  # 3 real images (the reference's are augmented: crop + flip), alone
-    # AZ-NAS's per-architecture TE-NAS (the VKDNW table's row): NTK of 64 real images, linear
-    # regions of 64 N(0, 1) images drawn by the proxy itself.
-    "tenas": ("ntk_cond,linear_regions", {"--batch-size": "64"}),
+    # 3 real images, cropped and flipped as the reference's training loader does; alone.
+    "rbflex": ("rbflex", {"--augment": None}),
+    # AZ-NAS's per-architecture TE-NAS (the VKDNW table's row): NTK of 64 real images, cropped and
+    # flipped as xautodl's training loader does; linear regions of 64 N(0, 1) images drawn by the
+    # proxy itself. 64 backward passes per cell: freed host memory is kept for the next cell.
+    "tenas": ("ntk_cond,linear_regions",
+              {"--batch-size": "64", "--augment": None, "--host-memory": "reuse"}),
 }
 # Published Spearman rho (C10, C100; None = not published) of the implementation each proxy
 # follows (../shared/docs/proxies.md C1).
@@ -112,8 +116,8 @@ def main() -> int:
     out = RESULTS / f"{tag}_{group}_scores.csv"
     options = {"--batch-size": "ref", **extra}
     cmd = ["jaxnas", "score", "--space", "nb201", "--archs", args.archs, "--proxies", names,
-           "--data", f"npz:{npz}", *(a for kv in options.items() for a in kv), "--seed", "0",
-           "--out", str(out), "--no-progress"]
+           "--data", f"npz:{npz}", *(a for kv in options.items() for a in kv if a is not None),
+           "--seed", "0", "--out", str(out), "--no-progress"]
     commands.append(" ".join(cmd))
     summary_path = RESULTS / f"{tag}_{group}_summary.json"
     if group in args.groups.split(","):
