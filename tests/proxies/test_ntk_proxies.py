@@ -42,6 +42,23 @@ def test_ntk_cond_and_min_eig_match_per_sample_backward_loops():
     assert names == {"kernel", "scale"}
 
 
+def test_ntk_cond_matches_the_reference_code():
+  """Golden values: AZ-NAS@d41d524 NB201/ZeroShotProxy/compute_te_nas_score.py ``get_ntk_n``
+  (train_mode=True, num_batch=1; its per-sample backward loop, 'weight' parameters, einsum and
+  ``torch.linalg.eigh``, with only the device moves removed) on VKDNW@6901b65's
+  ``TinyNetwork(4, 1, genotype, 10)`` loaded with these weights, on these 16 images, float64,
+  PyTorch 2.13 CPU. Regenerate only if the weights or images change."""
+  with jax.enable_x64(True):
+    net = models.nb201_network((3, 2, 4, 3, 1, 3), C=4, N=1, dtype=jnp.float64)
+    v = jax.tree.map(lambda a: a.astype(jnp.float64),
+                     net.init(jax.random.key(0), input_shape=(1, 8, 8, 3)))
+    batch = Batch(jax.random.normal(jax.random.key(1), (16, 8, 8, 3), jnp.float64))
+    cond, min_eig = fast_jit(lambda v, b: proxies.evaluate(
+        [proxies.get("ntk_cond"), proxies.get("ntk_min_eig")], net, v, [b, b], [None, None]))(v, batch)
+  np.testing.assert_allclose(cond, 4.1596275564458525, rtol=1e-12)
+  np.testing.assert_allclose(min_eig, 489.12401414266736, rtol=1e-12)
+
+
 def _small_net(arch, variant="zero_cost_nas"):
   net = models.nb201_network(arch, C=4, N=1, variant=variant, dtype=jnp.float64)
   v = jax.tree.map(lambda a: a.astype(jnp.float64),
