@@ -96,7 +96,7 @@ def main() -> int:
   b = np.array([own[i] for i in cells])
   for column in ("cifar10_test_acc", "cifar100_test_acc"):
     acc = truth.lookup(np.array(cells), column)
-    r = [stats.spearmanr(evaluate.oriented_scores(-s), acc)[0] for s in (a, b)]
+    r = [evaluate.rank_correlation(s, acc, higher_is_better=False).spearman for s in (a, b)]
     lines.append(f"| {column} | {r[0]:.3f} | {r[1]:.3f} |")
   both = np.isfinite(a) & np.isfinite(b)
   agree = stats.spearmanr(a[both], b[both])[0]
