@@ -7,7 +7,9 @@ environment's Python on this same file (``--engine nt``) for the same models, si
 inputs, and there also runs jaxnas's NTK module on the old JAX (``--engine jaxnas_old_jax``: same code,
 older XLA:CPU), and times jaxnas once more compiled with ``jaxnas.population.compiler_options()``
 (``--engine jaxnas_cpu_options``: XLA:CPU without YNNPACK convolutions, see
-``benchmarks/xla_options.py``), alternating the engines per case so machine noise hits all alike. Per case: compile
+``benchmarks/xla_options.py``), and, for NTK-vector products, with those options and the whole
+output basis in one ``vmap`` as neural-tangents maps it (``--engine jaxnas_one_vmap``; jaxnas maps
+it in blocks on CPU, ``jaxnas.ntk._empirical._basis_blocks``), alternating the engines per case so machine noise hits all alike. Per case: compile
 time apart, then the median of ``--repeats`` runs of the jitted kernel function (x2 = None, float32,
 ``trace_axes=(-1,)``). Writes ``benchmarks/results/ntk_speed.{md,csv}``.
 
@@ -83,10 +85,14 @@ def time_case(engine, name, impl, repeats):
     from jaxnas import ntk as lib
   f, params, x = build(name)
   options = {}
-  if engine == "jaxnas_cpu_options":
+  if engine in ("jaxnas_cpu_options", "jaxnas_one_vmap"):
     from jaxnas import population
 
     options = population.compiler_options(batch_size=x.shape[0])
+  if engine == "jaxnas_one_vmap":
+    from jaxnas.ntk import _empirical
+
+    _empirical.VP_BLOCK = 1 << 30
   fn = jax.jit(lambda x, p: lib.empirical_ntk_fn(f, trace_axes=(-1,), implementation=impl)(x, None, p))
   t0 = time.perf_counter()
   exe = fn.lower(x, params).compile(compiler_options=options)
@@ -103,7 +109,8 @@ def time_case(engine, name, impl, repeats):
 def main() -> int:
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--repeats", type=int, default=5)
-  ap.add_argument("--engine", choices=("jaxnas", "jaxnas_cpu_options", "nt", "jaxnas_old_jax"), default=None,
+  ap.add_argument("--engine", choices=("jaxnas", "jaxnas_cpu_options", "nt", "jaxnas_old_jax",
+                                                "jaxnas_one_vmap"), default=None,
                   help="internal: time one engine for --case/--impl and print JSON")
   ap.add_argument("--case")
   ap.add_argument("--impl", type=int)
@@ -119,15 +126,18 @@ def main() -> int:
   for name in CASES:
     for impl, impl_name in IMPLEMENTATIONS.items():
       res = {}
-      for engine, python in (("nt", str(VENV_PYTHON)), ("jaxnas", sys.executable),
-                             ("jaxnas_cpu_options", sys.executable), ("jaxnas_old_jax", str(VENV_PYTHON))):
+      engines = [("nt", str(VENV_PYTHON)), ("jaxnas", sys.executable),
+                 ("jaxnas_cpu_options", sys.executable), ("jaxnas_old_jax", str(VENV_PYTHON))]
+      if impl_name == "NTK_VECTOR_PRODUCTS":
+        engines.append(("jaxnas_one_vmap", sys.executable))
+      for engine, python in engines:
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "JAX_PLATFORMS": "cpu"}
         out = subprocess.run([python, __file__, "--engine", engine, "--case", name, "--impl",
                               str(impl), "--repeats", str(args.repeats)],
                              check=True, capture_output=True, text=True, env=env, cwd=str(ROOT))
         res[engine] = json.loads(out.stdout.strip().splitlines()[-1])
       agree = all(abs(res["nt"]["checksum"] - res[e]["checksum"]) <= 1e-4 * abs(res["nt"]["checksum"])
-                  for e in ("jaxnas", "jaxnas_cpu_options"))
+                  for e in res if e != "nt")
       rows.append(dict(model=name, n=CASES[name][0], implementation=impl_name,
                        nt_run_s=round(res["nt"]["run_s"], 4),
                        jaxnas_run_s=round(res["jaxnas"]["run_s"], 4),
@@ -135,6 +145,8 @@ def main() -> int:
                        jaxnas_cpu_options_run_s=round(res["jaxnas_cpu_options"]["run_s"], 4),
                        speedup_cpu_options=round(res["nt"]["run_s"] / res["jaxnas_cpu_options"]["run_s"], 2),
                        jaxnas_old_jax_run_s=round(res["jaxnas_old_jax"]["run_s"], 4),
+                       jaxnas_one_vmap_run_s=(round(res["jaxnas_one_vmap"]["run_s"], 4)
+                                              if "jaxnas_one_vmap" in res else None),
                        nt_compile_s=round(res["nt"]["compile_s"], 2),
                        jaxnas_compile_s=round(res["jaxnas"]["compile_s"], 2),
                        kernels_agree=agree, nt_jax=res["nt"]["jax"], jaxnas_jax=res["jaxnas"]["jax"]))
@@ -153,13 +165,16 @@ def main() -> int:
            "imports only jax and numpy) in neural-tangents' environment: the same code on the older "
            "XLA:CPU. 'jaxnas, CPU options' compiles jaxnas's kernel function with "
            "`jaxnas.population.compiler_options(batch_size=N)` (XLA:CPU without YNNPACK convolutions), "
-           "as jaxnas's population programs are compiled.", "",
-           "| model | N | implementation | neural-tangents s | jaxnas s | speed-up | jaxnas, CPU options s | speed-up, CPU options | jaxnas on JAX 0.5.3 s | compile nt / jaxnas (s) | kernels agree (1e-4) |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "as jaxnas's population programs are compiled. 'one vmap' (NTK-vector products): the same "
+           "with the whole output basis in one `vmap`, as neural-tangents maps it, where jaxnas maps it "
+           "in blocks on CPU (`_basis_blocks` in `jaxnas/ntk/_empirical.py`).", "",
+           "| model | N | implementation | neural-tangents s | jaxnas s | speed-up | jaxnas, CPU options s | speed-up, CPU options | jaxnas on JAX 0.5.3 s | CPU options, one vmap s | compile nt / jaxnas (s) | kernels agree (1e-4) |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
   for r in rows:
     lines.append(f"| {CASES[r['model']][1]} | {r['n']} | {r['implementation']} | {r['nt_run_s']} | "
                  f"{r['jaxnas_run_s']} | {r['speedup']}x | {r['jaxnas_cpu_options_run_s']} | "
                  f"{r['speedup_cpu_options']}x | {r['jaxnas_old_jax_run_s']} | "
+                 f"{'–' if r['jaxnas_one_vmap_run_s'] is None else r['jaxnas_one_vmap_run_s']} | "
                  f"{r['nt_compile_s']} / "
                  f"{r['jaxnas_compile_s']} | {'yes' if r['kernels_agree'] else 'NO'} |")
   lines.append("")

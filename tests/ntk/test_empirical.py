@@ -255,3 +255,42 @@ def test_chunked_contraction_equals_one_product(getkey, monkeypatch, trace, diag
     sliced = [fn(x1, None, params), fn(x1, x2, params)]
     for a, b in zip(whole, sliced):
       np.testing.assert_allclose(b, a, **TOL["float64"])
+
+
+def test_basis_blocks_cover_the_basis_once_and_are_bounded(monkeypatch):
+  from jaxnas.ntk import _empirical
+
+  monkeypatch.setattr(_empirical.jax, "default_backend", lambda: "cpu")
+  for size, block, most in [(1, 16, 32), (16, 16, 32), (17, 16, 32), (320, 16, 32), (10000, 16, 32),
+                            (30, 7, 3), (30, 4, 3)]:
+    monkeypatch.setattr(_empirical, "VP_BLOCK", block)
+    monkeypatch.setattr(_empirical, "VP_MAX_BLOCKS", most)
+    blocks = _empirical._basis_blocks(size)
+    assert [lo for lo, _ in blocks] == [0] + [hi for _, hi in blocks[:-1]]  # contiguous
+    assert blocks[-1][1] == size and all(hi > lo for lo, hi in blocks)
+    assert len(blocks) <= most
+    assert all(hi - lo >= min(block, size) for lo, hi in blocks[:-1])
+  monkeypatch.setattr(_empirical.jax, "default_backend", lambda: "gpu")
+  assert _empirical._basis_blocks(320) == [(0, 320)]
+
+
+@pytest.mark.parametrize("block,most", [(7, 32), (4, 3), (1, 1000)])
+def test_vector_products_in_basis_blocks_equal_one_vmap(getkey, monkeypatch, block, most):
+  """NTK-vector products over uneven blocks of the output basis (30 vectors): same kernel."""
+  from jaxnas.ntk import _empirical
+
+  monkeypatch.setattr(_empirical.jax, "default_backend", lambda: "cpu")
+  with jax.enable_x64(True):
+    params = _mlp_init(getkey(), [4, 8, 6])
+    x1 = jax.random.normal(getkey(), (5, 4), jnp.float64)
+    x2 = jax.random.normal(getkey(), (3, 4), jnp.float64)
+    results = []
+    for setting in [dict(VP_BLOCK=1 << 30, VP_MAX_BLOCKS=32), dict(VP_BLOCK=block, VP_MAX_BLOCKS=most)]:
+      for name, value in setting.items():
+        monkeypatch.setattr(_empirical, name, value)
+      results.append([ntk.empirical_ntk_fn(_mlp, trace_axes=t, diagonal_axes=d,
+                                           implementation=ntk.NtkImplementation.NTK_VECTOR_PRODUCTS)
+                      (x1, x2_, params)
+                      for t, d in [((-1,), ()), ((), ()), ((), (-1,))] for x2_ in (None, x2)])
+    for a, b in zip(*results):
+      np.testing.assert_allclose(b, a, **TOL["float64"])
