@@ -9,9 +9,9 @@ older XLA:CPU), and times jaxnas once more compiled with ``jaxnas.population.com
 (``--engine jaxnas_cpu_options``: XLA:CPU without YNNPACK convolutions, see
 ``benchmarks/xla_options.py``), and, for NTK-vector products, with those options and the whole
 output basis in one ``vmap`` as neural-tangents maps it (``--engine jaxnas_one_vmap``; jaxnas maps
-it in blocks on CPU, ``jaxnas.ntk._empirical._basis_blocks``), alternating the engines per case so machine noise hits all alike. Per case: compile
-time apart, then the median of ``--repeats`` runs of the jitted kernel function (x2 = None, float32,
-``trace_axes=(-1,)``). Writes ``benchmarks/results/ntk_speed.{md,csv}``.
+it in blocks on CPU, ``jaxnas.ntk._empirical._basis_blocks``), alternating the engines per case
+so machine noise hits all alike. Per case: compile time apart, then the median of ``--repeats``
+runs of the jitted kernel function (x2 = None, float32, ``trace_axes=(-1,)``). Writes ``benchmarks/results/ntk_speed.{md,csv}``.
 
 Run from the repository root:  python benchmarks/ntk.py [--repeats 5]
 """
@@ -109,8 +109,8 @@ def time_case(engine, name, impl, repeats):
 def main() -> int:
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--repeats", type=int, default=5)
-  ap.add_argument("--engine", choices=("jaxnas", "jaxnas_cpu_options", "nt", "jaxnas_old_jax",
-                                                "jaxnas_one_vmap"), default=None,
+  ap.add_argument("--engine", default=None,
+                  choices=("jaxnas", "jaxnas_cpu_options", "nt", "jaxnas_old_jax", "jaxnas_one_vmap"),
                   help="internal: time one engine for --case/--impl and print JSON")
   ap.add_argument("--case")
   ap.add_argument("--impl", type=int)

@@ -377,9 +377,10 @@ def _basis_blocks(size: int) -> list[tuple[int, int]]:
   activations (basis x batch x feature map) stay small enough for the cache, where one ``vmap``
   over the whole basis has XLA:CPU spend a third of its time transposing them in memory. Measured
   on JAX 0.10 by ``benchmarks/ntk.py``: its CNN (320 basis vectors, 20 blocks) takes 0.67-0.68 s
-  against 0.78-0.80 s in one ``vmap``, its MLP (640, 32 blocks) the same time either way; compilation takes
-  0.8-1 s instead of 0.2. Blocks also bound the program's peak memory. Elsewhere (GPU, TPU:
-  not measured) one ``vmap`` over the whole basis, as neural-tangents does.
+  against 0.78-0.80 s in one ``vmap``, its MLP (640, 32 blocks) the same time either way;
+  compilation takes 0.8-1 s instead of 0.2, XLA's temporary buffers 562 and 724 MiB instead of
+  763 and 814 (``memory_analysis``). Elsewhere (GPU, TPU: not measured) one ``vmap`` over the
+  whole basis, as neural-tangents does.
   """
   if jax.default_backend() != "cpu":
     return [(0, size)]
