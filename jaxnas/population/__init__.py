@@ -13,10 +13,11 @@ from ._score import available_memory as available_memory
 from ._score import draw_keys as draw_keys
 from ._score import member_keys as member_keys
 from ._score import population_mesh as population_mesh
+from ._score import proxy_inits as proxy_inits
 from ._score import score_exact as score_exact
 from ._score import score_population as score_population
 
 __all__ = ["METHODS", "ScoreTiming", "available_memory", "compiler_options", "count_cache_events",
            "default_cache_dir", "draw_keys", "initialize_distributed", "member_keys",
-           "population_mesh", "REUSE_HOST_MEMORY_ENV", "reuse_host_memory", "score_exact",
+           "population_mesh", "proxy_inits", "REUSE_HOST_MEMORY_ENV", "reuse_host_memory", "score_exact",
            "score_population"]

@@ -69,12 +69,23 @@ def member_keys(key: jax.Array, indices) -> jax.Array:
   return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.asarray(indices, jnp.uint32))
 
 
-def _groups(proxies: Sequence[Proxy], network_kwargs: Mapping):
-  """Proxies grouped by the network their reference scored (one network build per group)."""
+def proxy_inits(proxies: Sequence[Proxy], init: Optional[str] = None) -> list[str]:
+  """The weight initialisation each proxy is scored with: `init` for all of them when given (an
+  explicit override), else each proxy's reference init (``Proxy.init``: SWAP and Zen N(0, 1),
+  AZ-NAS and VKDNW Kaiming fan-in, the others PyTorch's defaults)."""
+  if init is not None and init not in models.INITS:
+    raise ValueError(f"`init` must be None (each proxy's reference init) or one of {models.INITS}, "
+                     f"got {init!r}.")
+  return [p.init if init is None else init for p in proxies]
+
+
+def _groups(proxies: Sequence[Proxy], network_kwargs: Mapping, init: Optional[str] = None):
+  """Proxies grouped by the network their reference scored and its weight initialisation (one
+  network build and one set of weights per group): ``[((network kwargs, init), indices)]``."""
   groups: dict[tuple, list[int]] = {}
-  for j, p in enumerate(proxies):
+  for j, (p, how) in enumerate(zip(proxies, proxy_inits(proxies, init))):
     kw = {**dict(network_kwargs), **dict(p.network)}
-    groups.setdefault(tuple(sorted(kw.items())), []).append(j)
+    groups.setdefault((tuple(sorted(kw.items())), how), []).append(j)
   return list(groups.items())
 
 
@@ -119,19 +130,19 @@ class _Program:
   rejects the supernet's ``lax.switch`` (branches that do and do not touch per-member state).
   """
 
-  def __init__(self, space: str, proxies: tuple, network_kwargs: tuple, method: str, init: str,
-               batch_ids: tuple, mesh: Mesh, key_impl: str):
-    groups = [(models.supernet(space, **dict(kw)), idx)
-              for kw, idx in _groups(proxies, dict(network_kwargs))]
-    if any(net is None for net, _ in groups):
+  def __init__(self, space: str, proxies: tuple, network_kwargs: tuple, method: str,
+               init: Optional[str], batch_ids: tuple, mesh: Mesh, key_impl: str):
+    groups = [(models.supernet(space, **dict(kw)), how, idx)
+              for (kw, how), idx in _groups(proxies, dict(network_kwargs), init)]
+    if any(net is None for net, _, _ in groups):
       raise ValueError(f"Space {space!r} has no masked supernet; use score_exact.")
 
     def member(enc, key, unique_batches):
       init_key = jax.random.fold_in(key, 0)
       out = [None] * len(proxies)
-      for net, idx in groups:
+      for net, how, idx in groups:
         bound = models.with_arch(net, enc)
-        variables = bound.init(init_key, init=init)
+        variables = bound.init(init_key, init=how)
         scores = evaluate([proxies[j] for j in idx], bound, variables,
                           [unique_batches[batch_ids[j]] for j in idx],
                           [jax.random.fold_in(key, 1 + j) for j in idx])
@@ -176,7 +187,7 @@ class _Program:
 
 
 @functools.lru_cache(maxsize=32)
-def _program(space: str, proxies: tuple, network_kwargs: tuple, method: str, init: str,
+def _program(space: str, proxies: tuple, network_kwargs: tuple, method: str, init: Optional[str],
              batch_ids: tuple, mesh: Mesh, key_impl: str) -> _Program:
   """The program for one (space, proxy set, network options, method, init, batch sharing, mesh)."""
   return _Program(space, proxies, network_kwargs, method, init, batch_ids, mesh, key_impl)
@@ -266,7 +277,7 @@ def _auto_chunk(method: str, probe_bytes: Optional[int], free: Optional[int],
 
 def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
                      space: str = "nb201", network_kwargs: Optional[Mapping] = None,
-                     chunk_size: Optional[int] = None, method: str = "map", init: str = "pytorch",
+                     chunk_size: Optional[int] = None, method: str = "map", init: Optional[str] = None,
                      mesh: Optional[Mesh] = None, memory_fraction: float = 0.5,
                      progress: bool = False,
                      on_chunk: Optional[Callable[[int, int, np.ndarray], None]] = None,
@@ -302,8 +313,10 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
       means 1, which runs without a loop and is the fastest on CPU, see AUTO_MAP_CHUNK) or 'vmap' (a device's members of a chunk at once, every branch runs; memory grows
       with the chunk, and chunk None fits it to `memory_fraction` of the free device memory,
       measured from a one-member program's XLA memory analysis).
-    init: 'pytorch' (PyTorch's default init, most references), 'normal' (N(0, 1): Zen-NAS,
-      SWAP) or 'kaiming_normal' (AZ-NAS); see :func:`jaxnas.models.init_from_shapes`.
+    init: None (default): each proxy's network is initialised as its reference does
+      (``Proxy.init``, :func:`proxy_inits`), so proxies with different inits get different
+      weights from the same key; or an override for every proxy: 'pytorch' (PyTorch's default
+      init), 'normal' (N(0, 1)) or 'kaiming_normal' (see :func:`jaxnas.models.init_from_shapes`).
     mesh: the devices to shard members over (any shape; members are split over all its axes):
       default :func:`population_mesh` of ``jax.devices()``.
     memory_fraction: share of free memory an automatic 'vmap' chunk may use.
@@ -336,6 +349,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   for p in proxies:
     if not isinstance(p, Proxy):
       raise TypeError(f"`proxies` must hold jaxnas.proxies.Proxy records, got {type(p).__name__}.")
+  proxy_inits(proxies, init)
   sp = spaces.get(space)
   enc = np.asarray(encodings)
   if enc.ndim != 2 or enc.shape[1] != sp.encoding_length:
@@ -421,7 +435,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
 
 def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
                 space: str = "nb201", network_kwargs: Optional[Mapping] = None,
-                init: str = "pytorch", progress: bool = False,
+                init: Optional[str] = None, progress: bool = False,
                 on_chunk: Optional[Callable[[int, int, np.ndarray], None]] = None,
                 timing: Optional[list] = None,
                 compiler_options: Optional[Mapping] = None, draws: int = 1) -> np.ndarray:
@@ -435,7 +449,7 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   sp = spaces.get(space)
   enc = np.asarray(encodings)
   keys = [member_keys(k, sp.index_of(enc)) for k in draw_keys(key, draws)]
-  groups = _groups(proxies, dict(network_kwargs or {}))
+  groups = _groups(proxies, dict(network_kwargs or {}), init)
   per_proxy = [_batch_for(batches, p) for p in proxies]
   unique, batch_ids = _unique_batches(per_proxy)
   if compiler_options is None:
@@ -444,7 +458,7 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   bar = _progress(enc.shape[0], progress)
   t0 = time.perf_counter()
   for i, e in enumerate(enc):
-    for kw, idx in groups:
+    for (kw, how), idx in groups:
       net = models.network(space, e, **dict(kw))
 
       def run(variables, k, u, net=net, idx=idx):
@@ -454,7 +468,7 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
 
       exe = None
       for d in range(draws):
-        variables = net.init(jax.random.fold_in(keys[d][i], 0), init=init)
+        variables = net.init(jax.random.fold_in(keys[d][i], 0), init=how)
         if exe is None:
           exe = jax.jit(run).lower(variables, keys[d][i], unique).compile(
               compiler_options=compiler_options)

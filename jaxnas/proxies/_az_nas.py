@@ -234,7 +234,8 @@ def az_trainability(apply_fn, variables, batch, key, *, dtype=None):
                             key, dtype=dtype)
 
 
-_COMMON = dict(higher_is_better=True, needs_labels=False, reference=AZ_NAS_REF, batch_size=64)
+_COMMON = dict(higher_is_better=True, needs_labels=False, reference=AZ_NAS_REF, batch_size=64,
+               init="kaiming_normal")
 az_expressivity_proxy = Proxy(
     fn=az_expressivity, name="az_expressivity", needs_grad=False,
     shared=SharedPass(cell_features, _expressivity_from), **_COMMON)

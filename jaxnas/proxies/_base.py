@@ -94,6 +94,9 @@ class Proxy(NamedTuple):
     shared: how this proxy splits into a pass it can share with other proxies and its own
       reduction (None: ``fn`` is run on its own). ``fn`` always equals
       ``shared.reduce(shared.compute(...), ...)``.
+    init: the weight initialisation the reference scores networks with ('pytorch': PyTorch's
+      defaults; 'normal': N(0, 1) re-initialisation, Zen-NAS and SWAP; 'kaiming_normal': AZ-NAS,
+      VKDNW); the population engine initialises this proxy's network so unless told otherwise.
   """
 
   fn: ProxyFn
@@ -105,6 +108,7 @@ class Proxy(NamedTuple):
   batch_size: Optional[int] = None
   network: tuple[tuple[str, Any], ...] = ()
   shared: Optional[SharedPass] = None
+  init: str = "pytorch"
 
   def __call__(self, apply_fn, variables, batch, key):
     return self.fn(apply_fn, variables, batch, key)

@@ -155,9 +155,9 @@ def reg_swap(apply_fn, variables, batch, key, *, mu=NB201_MU, sigma=NB201_SIGMA,
 
 swap_proxy = Proxy(
     fn=swap, name="swap", higher_is_better=True, needs_labels=False, needs_grad=False,
-    reference=SWAP_REF, batch_size=16,
+    reference=SWAP_REF, batch_size=16, init="normal",
 )
 reg_swap_proxy = Proxy(
     fn=reg_swap, name="reg_swap", higher_is_better=True, needs_labels=False, needs_grad=False,
-    reference=SWAP_REF + " with cal_regular_factor", batch_size=16,
+    reference=SWAP_REF + " with cal_regular_factor", batch_size=16, init="normal",
 )

@@ -436,9 +436,9 @@ def num_param_tensors(apply_fn, variables, batch, key):
 
 vkdnw_proxy = Proxy(
     fn=vkdnw, name="vkdnw", higher_is_better=True, needs_labels=False, needs_grad=True,
-    reference=VKDNW_REF, batch_size=64, network=(("variant", "xautodl"),),
+    reference=VKDNW_REF, batch_size=64, network=(("variant", "xautodl"),), init="kaiming_normal",
 )
 vkdnw_dim_proxy = Proxy(
     fn=num_param_tensors, name="vkdnw_dim", higher_is_better=True, needs_labels=False,
-    needs_grad=False, reference=DIM_REF, network=(("variant", "xautodl"),),
+    needs_grad=False, reference=DIM_REF, network=(("variant", "xautodl"),), init="kaiming_normal",
 )

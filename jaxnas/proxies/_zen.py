@@ -88,5 +88,5 @@ def zen(apply_fn, variables, batch, key, *, gamma: float = 1e-2, dtype=None):
 
 zen_proxy = Proxy(
     fn=zen, name="zen", higher_is_better=True, needs_labels=False, needs_grad=False,
-    reference=ZEN_REF, batch_size=64,
+    reference=ZEN_REF, batch_size=64, init="normal",
 )
