@@ -185,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
   s = sub.add_parser("score", help="score architectures with zero-cost proxies")
   s.add_argument("--space", default="nb201", choices=sorted(spaces.SPACES))
   s.add_argument("--archs", default="random:100:0",
-                 help="all | START:STOP | random:N[:SEED] | FILE (one index or arch string per line)")
+                 help="all | START:STOP | random:N[:SEED] | FILE (one index or arch string per "
+                      "line; repeats are scored once). Random samples of one seed are subsets "
+                      "of each other only for N > size/50 (NB201: 313), see spaces.parse_archs")
   s.add_argument("--proxies", default="params,flops,synflow,nwot",
                  help=f"comma-separated, from: {', '.join(proxies.REGISTRY)}")
   s.add_argument("--data", default="synthetic", help="synthetic | cifar10:PATH | cifar100:PATH | npz:PATH")
