@@ -145,7 +145,10 @@ def cmd_correlate(args) -> int:
     raise FileNotFoundError(f"Scores file not found: {path}.")
   with open(path, newline="") as fh:
     reader = csv.DictReader(fh)
-    rows = list(reader)
+    rows, lines = [], []
+    for r in reader:
+      rows.append(r)
+      lines.append(reader.line_num)
     fields = reader.fieldnames or []
   if "index" not in fields:
     raise ValueError(f"{path}: a scores file needs an 'index' column; has {fields}.")
@@ -153,9 +156,9 @@ def cmd_correlate(args) -> int:
   if not names or not rows:
     raise ValueError(f"{path}: no proxy columns or no rows.")
   table = data.load_table(args.truth)
-  idx = np.asarray([int(r["index"]) for r in rows])
+  idx = np.asarray(_csv_column(path, rows, lines, "index", int))
   truth = table.lookup(idx, args.column)
-  cols = [np.asarray([float(r[n]) for r in rows]) for n in names]
+  cols = [np.asarray(_csv_column(path, rows, lines, n, float)) for n in names]
   dirs = [proxies.REGISTRY[n].higher_is_better if n in proxies.REGISTRY else True for n in names]
   meta_path = Path(str(path) + ".meta.json")
   meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
@@ -163,19 +166,38 @@ def cmd_correlate(args) -> int:
     print("WARNING: these scores were computed on SYNTHETIC images, not real data.")
   print(f"{len(rows)} architectures from {path}; truth: {args.column} ({table.source})")
   print("non-finite scores (NaN/inf) are ranked worst (jaxnas.evaluate.oriented_scores)")
-  print(f"{'proxy':<12} {'n':>6} {'nonfinite':>9} {'spearman':>9} {'kendall':>8}")
+  w = max([12] + [len(n) for n in names])
+  print(f"{'proxy':<{w}} {'n':>6} {'nonfinite':>9} {'spearman':>9} {'kendall':>8}")
   result = {}
   for n, c, d in zip(names, cols, dirs):
     r = evaluate.rank_correlation(c, truth, higher_is_better=d)
     result[n] = r._asdict()
-    print(f"{n:<12} {r.n:>6} {r.n_nonfinite:>9} {r.spearman:>9.4f} {r.kendall:>8.4f}")
+    print(f"{n:<{w}} {r.n:>6} {r.n_nonfinite:>9} {r.spearman:>9.4f} {r.kendall:>8.4f}")
   if args.json:
     Path(args.json).write_text(json.dumps(result, indent=1))
   if args.plot:
     evaluate.scatter_grid(names, cols, truth, args.plot, truth_label=args.column, directions=dirs,
-                          title=f"{path.name} vs {args.column}")
+                          title=f"{path.name} vs {args.column}", scale=args.plot_scale)
     print(f"plot: {args.plot}")
   return 0
+
+
+def _csv_column(path: Path, rows, lines, name: str, kind) -> list:
+  """Column `name` of csv.DictReader `rows` (read from file `lines`) as `kind` (int or float); a
+  missing or unreadable cell is an error naming the file, its line and the column."""
+  values = []
+  for line, r in zip(lines, rows):
+    cell = r.get(name)
+    if cell is None:
+      given = sum(v is not None for k, v in r.items() if k is not None)
+      raise ValueError(f"{path}:{line}: a short row ({given} of {len(r) - (None in r)} fields): "
+                       f"no value in column '{name}'.")
+    try:
+      values.append(kind(cell))
+    except ValueError:
+      want = "an integer" if kind is int else "a number (nan and inf allowed)"
+      raise ValueError(f"{path}:{line}: column '{name}' holds {cell!r}, not {want}.") from None
+  return values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -233,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
   c.add_argument("--truth", required=True, help="CSV with index, arch and accuracy columns")
   c.add_argument("--column", default="cifar10_test_acc")
   c.add_argument("--plot", help="save a scatter grid (PNG)")
+  c.add_argument("--plot-scale", default="auto", choices=evaluate.PLOT_SCALES,
+                 help="x axes of the plot: 'rank' (the scale rho and tau see; spreads heavy "
+                      "tails such as jacob_cov's), 'log' (symmetric), 'linear', or 'auto' (log10 "
+                      "for non-negative scores spanning more than 3 decades, else linear)")
   c.add_argument("--json", help="also write the correlations as JSON")
   c.set_defaults(func=cmd_correlate)
   return ap
