@@ -56,6 +56,14 @@ def _holder(path: Path) -> str:
   return text or "a process that has not written its name yet"
 
 
+def _command() -> str:
+  """This process's command line as typed (``python -m jaxnas`` shows as ``jaxnas``)."""
+  argv = list(sys.argv) or ["python"]
+  if Path(argv[0]).name == "__main__.py" and Path(argv[0]).parent.name == "jaxnas":
+    argv[0] = "jaxnas"
+  return " ".join(argv)
+
+
 @contextlib.contextmanager
 def lock_output(out) -> Iterator[Path]:
   """Holds an exclusive lock on score file `out` (``fcntl.flock`` on ``OUT.lock``) for the block.
@@ -89,8 +97,7 @@ def lock_output(out) -> Iterator[Path]:
     os.close(fd)  # the holder removed this file as we opened it: lock the new one
   try:
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
-    holder = (f"pid {os.getpid()} on {socket.gethostname()}, started {started}: "
-              + " ".join(sys.argv))
+    holder = f"pid {os.getpid()} on {socket.gethostname()}, started {started}: {_command()}"
     os.ftruncate(fd, 0)
     os.write(fd, holder.encode())
     os.fsync(fd)
