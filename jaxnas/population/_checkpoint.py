@@ -234,7 +234,7 @@ def read_rows(path, header: Sequence[str], *, arch_of: Optional[Callable[[int], 
     why = None
     if len(fields) != len(header):
       why = f"{len(fields)} fields, expected {len(header)}"
-    elif not re.fullmatch(r"[0-9]+", fields[0]):
+    elif not re.fullmatch(r"0|[1-9][0-9]*", fields[0]):
       why = f"index {fields[0]!r} is not a non-negative integer"
     elif arch_of is not None and fields[1] != (arch := _arch_or_error(arch_of, int(fields[0]))):
       why = f"arch {fields[1]!r} is not that of index {fields[0]} ({arch})"

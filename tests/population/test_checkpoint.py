@@ -98,13 +98,14 @@ def test_rows_are_validated(tmp_path):
       f"10,{_arch(10)},nan,-inf",  # non-finite scores are scores
       f"11,{_arch(11)}, 1.0,1.0",  # padded number: not as written
       f"2,{_arch(2)},5.0,5.0",  # a repeated index: the first row counts
+      f"05,{_arch(5)},1.0,1.0",  # an index not as written
   ])
   with open(path, "ab") as fh:
     fh.write(f"12,{_arch(12)},1.0,2".encode())  # torn by a kill
   got = population.read_rows(path, HEADER, arch_of=_arch)
   assert sorted(got.rows) == [0, 1, 2, 3, 10] and got.torn == 1
   assert got.rows[2] == good[2].split(",") and got.rows[10][2:] == ["nan", "-inf"]
-  assert [m.split(": ", 1)[0] for m in got.invalid] == [f"{path}:{n}" for n in (6, 7, 8, 9, 10, 12)]
+  assert [m.split(": ", 1)[0] for m in got.invalid] == [f"{path}:{n}" for n in (6, 7, 8, 9, 10, 12, 14)]
   assert "score 'abc' in column 'params' is not a number" in got.invalid[0]
   assert "is not that of index 8" in got.invalid[1] and "3 fields, expected 4" in got.invalid[2]
   assert "no such architecture" in got.invalid[4]
