@@ -155,7 +155,7 @@ def read_meta(path, *, out=None) -> Optional[dict]:
 
 
 def write_rows(path, header: Sequence[str], rows: Iterable[Sequence]) -> None:
-  """Writes the score CSV `path` (header, then `rows`) atomically (temporary file, fsync, rename)."""
+  """Writes score CSV `path` (header, then `rows`) atomically (temporary file, fsync, rename)."""
   def write(fh):
     w = csv.writer(fh)
     w.writerow(header)
@@ -235,7 +235,7 @@ def read_rows(path, header: Sequence[str], *, arch_of: Optional[Callable[[int], 
     if len(fields) != len(header):
       why = f"{len(fields)} fields, expected {len(header)}"
     elif not re.fullmatch(r"0|[1-9][0-9]*", fields[0]):
-      why = f"index {fields[0]!r} is not a non-negative integer"
+      why = f"index {fields[0]!r} is not a plain non-negative integer"
     elif arch_of is not None and fields[1] != (arch := _arch_or_error(arch_of, int(fields[0]))):
       why = f"arch {fields[1]!r} is not that of index {fields[0]} ({arch})"
     else:

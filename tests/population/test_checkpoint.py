@@ -1,4 +1,4 @@
-"""Score files: the lock, the settings file, row validation and resume decisions (pure file tests)."""
+"""Score files: the lock, the settings file, row validation and resume decisions (file tests)."""
 
 import csv
 import json
@@ -105,7 +105,8 @@ def test_rows_are_validated(tmp_path):
   got = population.read_rows(path, HEADER, arch_of=_arch)
   assert sorted(got.rows) == [0, 1, 2, 3, 10] and got.torn == 1
   assert got.rows[2] == good[2].split(",") and got.rows[10][2:] == ["nan", "-inf"]
-  assert [m.split(": ", 1)[0] for m in got.invalid] == [f"{path}:{n}" for n in (6, 7, 8, 9, 10, 12, 14)]
+  lines = [m.split(": ", 1)[0] for m in got.invalid]
+  assert lines == [f"{path}:{n}" for n in (6, 7, 8, 9, 10, 12, 14)]
   assert "score 'abc' in column 'params' is not a number" in got.invalid[0]
   assert "is not that of index 8" in got.invalid[1] and "3 fields, expected 4" in got.invalid[2]
   assert "no such architecture" in got.invalid[4]
@@ -118,7 +119,8 @@ def test_append_and_rewrite_round_trip(tmp_path):
   rows = [population.format_row(i, _arch(i), [i / 3, float("nan")]) for i in range(3)]
   population.write_rows(path, HEADER, rows[:1])
   population.append_rows(path, rows[1:])
-  assert population.read_rows(path, HEADER, arch_of=_arch).rows == {i: r for i, r in enumerate(rows)}
+  got = population.read_rows(path, HEADER, arch_of=_arch)
+  assert got.rows == dict(enumerate(rows)) and not got.invalid and not got.torn
   with open(path, newline="") as fh:
     assert list(csv.reader(fh))[1:] == rows
   assert path.read_bytes().count(b"\r\n") == 4

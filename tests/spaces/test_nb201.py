@@ -190,4 +190,5 @@ def test_random_samples_keep_the_cells_of_committed_results():
     assert set(spaces.parse_archs(nb201, f"random:{small}:{seed}")) <= set(
         spaces.parse_archs(nb201, f"random:{big}:{seed}"))
   sss = spaces.nats_sss
-  assert set(spaces.parse_archs(sss, "random:656:4")) <= set(spaces.parse_archs(sss, "random:900:4"))
+  assert set(spaces.parse_archs(sss, "random:656:4")) <= set(
+      spaces.parse_archs(sss, "random:900:4"))
