@@ -161,7 +161,11 @@ def cmd_correlate(args) -> int:
   cols = [np.asarray(_csv_column(path, rows, lines, n, float)) for n in names]
   dirs = [proxies.REGISTRY[n].higher_is_better if n in proxies.REGISTRY else True for n in names]
   meta_path = Path(str(path) + ".meta.json")
-  meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+  try:
+    meta = population.read_meta(meta_path, out=path) or {}
+  except ValueError as e:
+    print(f"WARNING: {e} Cannot tell whether these scores were computed on synthetic images.")
+    meta = {}
   if meta.get("synthetic"):
     print("WARNING: these scores were computed on SYNTHETIC images, not real data.")
   print(f"{len(rows)} architectures from {path}; truth: {args.column} ({table.source})")
@@ -243,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
                  help="directory of JAX's persistent compilation cache, shared by later runs "
                       "('none' turns it off; default $JAXNAS_CACHE/xla or ~/.cache/jaxnas/xla)")
   d = s.add_argument_group("multi-process runs (jax.distributed; every process runs the same "
-                           "command, process 0 writes --out)")
+                           "command, process 0 writes --out; if one process is lost, the others "
+                           "exit with status 3 and the same commands resume the run)")
   d.add_argument("--distributed", action="store_true",
                  help="join a multi-process run detected by JAX (Cloud TPU pod, Slurm, Open MPI)")
   d.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0")

@@ -207,7 +207,8 @@ def test_meta_file_problems_name_the_file_and_the_way_out(tmp_path, capsys):
   assert "--overwrite" in err
   meta.write_text("[]")
   assert main(args) == 2
-  assert "holds a JSON list, expected an object of settings" in capsys.readouterr().err
+  assert "holds a JSON list, expected an object of settings. Restore it, or pass --overwrite" in (
+      capsys.readouterr().err)
   assert main(args + ["--overwrite"]) == 0 and meta.read_text() == good
   assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv", "s.csv.meta.json"]
 
@@ -274,6 +275,10 @@ def test_correlate_names_bad_cells_aligns_long_names_and_plots_ranks(tmp_path, c
   table = [line for line in text if line.startswith(("proxy ", long_name, "params "))]
   assert len(table) == 3 and len({len(line) for line in table}) == 1  # the columns line up
   assert plot.stat().st_size > 1000
+  (tmp_path / "s.csv.meta.json").write_text("{")
+  assert main(base) == 0
+  assert f"WARNING: {scores}.meta.json (the settings file of {scores}) cannot be read" in (
+      capsys.readouterr().out)
   scores.write_text("\n".join(rows[:4] + ["4,x,,1.0"] + rows[5:]) + "\n")
   assert main(base) == 2
   assert f"{scores}:5: column 'params' holds '', not a number" in capsys.readouterr().err

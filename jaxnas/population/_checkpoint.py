@@ -138,7 +138,7 @@ def write_meta(path, meta: Mapping) -> None:
 def read_meta(path, *, out=None) -> Optional[dict]:
   """The settings in `path` (None if it does not exist).
 
-  Raises ValueError naming the file, the cause and how to recover when it is not a JSON object.
+  Raises ValueError naming the file and the cause when it is not a JSON object.
   """
   path = Path(path)
   if not path.exists():
@@ -147,10 +147,10 @@ def read_meta(path, *, out=None) -> Optional[dict]:
   try:
     meta = json.loads(path.read_text())
   except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-    raise ValueError(f"{path} ({what}) cannot be read: {e}. Restore it, or {RECOVER}.") from None
+    raise ValueError(f"{path} ({what}) cannot be read: {e}.") from None
   if not isinstance(meta, dict):
     raise ValueError(f"{path} ({what}) holds a JSON {type(meta).__name__}, expected an object of "
-                     f"settings. Restore it, or {RECOVER}.")
+                     "settings.")
   return meta
 
 
@@ -272,7 +272,10 @@ def resume_rows(out, meta: Mapping, header: Sequence[str], wanted: Sequence[int]
   if overwrite or not out.exists() or not _has_rows(out):
     return {}
   mpath = meta_path(out)
-  old = read_meta(mpath, out=out)
+  try:
+    old = read_meta(mpath, out=out)
+  except ValueError as e:
+    raise ValueError(f"{e} Restore it, or {RECOVER}.") from None
   if old is None:
     raise ValueError(f"{out} has rows but its settings file {mpath} is missing, so they cannot "
                      f"be checked against this run's settings. Restore {mpath.name}, or {RECOVER}.")
