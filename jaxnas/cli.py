@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
@@ -27,65 +28,7 @@ def _batch_sizes(plist, batch_size: str) -> dict:
   return {p.name: int(batch_size) for p in plist}
 
 
-def _read_rows(path: Path, header: list[str]) -> dict[int, list[str]]:
-  """Complete rows of an existing score CSV keyed by index.
-
-  A row counts only if its line terminator was written (the CSV module writes ``\\r\\n``), so a
-  line torn by a kill mid-write, even one cut inside its last number, is dropped and re-scored.
-  """
-  with open(path, newline="") as fh:
-    lines = fh.read().splitlines(keepends=True)
-  if not lines or next(csv.reader([lines[0]])) != header:
-    raise ValueError(f"{path} exists with different columns; use --overwrite or another --out.")
-  rows = {}
-  for line in lines[1:]:
-    if not line.endswith("\n"):
-      continue
-    fields = next(csv.reader([line]))
-    if len(fields) == len(header):
-      rows[int(fields[0])] = fields
-  return rows
-
-
-def _write_rows(path: Path, header, rows) -> None:
-  tmp = path.with_suffix(path.suffix + ".tmp")
-  with open(tmp, "w", newline="") as fh:
-    w = csv.writer(fh)
-    w.writerow(header)
-    w.writerows(rows)
-    fh.flush()
-    os.fsync(fh.fileno())
-  os.replace(tmp, path)
-
-
 _META_DEFAULTS = {"draws": 1, "augmented": False}
-
-
-def _resume_state(out: Path, meta_path: Path, meta: dict, header, wanted, overwrite: bool):
-  """Rows already in `out` (index -> fields), after checking they were made with these settings."""
-  if not out.exists() or overwrite:
-    return {}
-  old = json.loads(meta_path.read_text()) if meta_path.exists() else None
-  # A setting added after `out` was written reads as its default there.
-  if old is None or {k: old.get(k, _META_DEFAULTS.get(k)) for k in meta} != meta:
-    raise ValueError(f"{out} exists and was made with other settings (see {meta_path}); pass "
-                     "--overwrite to replace it or choose another --out.")
-  rows = _read_rows(out, header)
-  return {i: rows[i] for i in wanted if i in rows}
-
-
-def _agree_on_done(done: dict, wanted: list[int], error: str | None) -> np.ndarray:
-  """Process 0's view of the finished rows, sent to every process (all must score the same todo)."""
-  from jax.experimental import multihost_utils
-
-  state = np.zeros(len(wanted) + 1, np.int32)
-  if jax.process_index() == 0:
-    state[0] = error is not None
-    state[1:] = [i in done for i in wanted]
-  state = np.asarray(multihost_utils.broadcast_one_to_all(state))
-  if state[0]:
-    raise ValueError(error or "process 0 refused to start (see its error message).")
-  return state[1:].astype(bool)
 
 
 def cmd_score(args) -> int:
@@ -94,6 +37,9 @@ def cmd_score(args) -> int:
   indices = spaces.parse_archs(space, args.archs)
   images = data.from_spec(args.data, seed=args.seed)
   sizes = _batch_sizes(plist, args.batch_size)
+  # Everything that can be refused is checked before --out is touched.
+  batches = {p.name: data.select(images, sizes[p.name], args.seed, augmented=args.augment)
+             for p in plist}
   out = Path(args.out)
   header = ["index", "arch"] + [p.name for p in plist]
   meta = {
@@ -102,48 +48,65 @@ def cmd_score(args) -> int:
       "seed": args.seed, "batch_sizes": sizes, "init": args.init, "draws": args.draws,
       "augmented": args.augment,
   }
-  meta_path = Path(str(out) + ".meta.json")
   wanted = [int(i) for i in indices]
   writer = jax.process_index() == 0  # in a multi-process run, process 0 owns the files
-  done: dict[int, list[str]] = {}
-  error = None
-  if writer:
-    try:
-      done = _resume_state(out, meta_path, meta, header, wanted, args.overwrite)
-    except ValueError as e:
-      if jax.process_count() == 1:
-        raise
-      error = str(e)
-  finished = (np.asarray([i in done for i in wanted], bool) if jax.process_count() == 1
-              else _agree_on_done(done, wanted, error))
-  todo = np.asarray(wanted, np.int64)[~finished]
-  if writer:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta_path.write_text(json.dumps(meta, indent=1))
-    _write_rows(out, header, [done[i] for i in wanted if i in done])
-    if done:
-      logging.getLogger("jaxnas").warning("resuming %s: %d of %d architectures already scored",
-                                          out, len(wanted) - len(todo), len(wanted))
+  multi = jax.process_count() > 1
+  with contextlib.ExitStack() as files:
+    done: dict[int, list[str]] = {}
+    error = None
+    if writer:
+      try:
+        files.enter_context(population.lock_output(out))
+        done = population.resume_rows(
+            out, meta, header, wanted, arch_of=lambda i: space.decode(space.encoding_of(i)),
+            defaults=_META_DEFAULTS, overwrite=args.overwrite)
+      except ValueError as e:
+        if not multi:
+          raise
+        error = str(e)
+    with _peer_loss_reported():
+      finished = (population.agree_on_done(done, wanted, error) if multi
+                  else np.asarray([i in done for i in wanted], bool))
+    todo = np.asarray(wanted, np.int64)[~finished]
+    if writer:
+      population.write_meta(population.meta_path(out), meta)
+      population.write_rows(out, header, [done[i] for i in wanted if i in done])
+      if done:
+        logging.getLogger("jaxnas").warning("resuming %s: %d of %d architectures already scored",
+                                            out, len(wanted) - len(todo), len(wanted))
+    return _score_todo(args, space, plist, images, sizes, batches, out, header, wanted, todo,
+                       done, writer)
+
+
+@contextlib.contextmanager
+def _peer_loss_reported():
+  """Collectives of a multi-process run: a lost peer becomes population.PeerLostError."""
+  try:
+    yield
+  except Exception as e:
+    lost = population.peer_lost(e)
+    if lost is None:
+      raise
+    raise lost from e
+
+
+def _score_todo(args, space, plist, images, sizes, batches, out, header, wanted, todo, done,
+                writer) -> int:
   key = jax.random.key(args.seed)
-  batches = {p.name: data.select(images, sizes[p.name], args.seed, augmented=args.augment)
-             for p in plist}
   enc = space.encoding_of(todo)
   timing: list = []
 
   def on_chunk(start, stop, scores):
     if not writer:
       return
-    rows = [[int(i), space.decode(e)] + [repr(float(v)) for v in row]
+    rows = [population.format_row(i, space.decode(e), row)
             for i, e, row in zip(todo[start:stop], enc[start:stop], scores)]
-    with open(out, "a", newline="") as fh:
-      csv.writer(fh).writerows(rows)
-      fh.flush()
-      os.fsync(fh.fileno())
+    population.append_rows(out, rows)
     for r in rows:
-      done[r[0]] = [str(f) for f in r]
+      done[int(r[0])] = r
 
   t0 = time.perf_counter()
-  with population.count_cache_events() as cache:
+  with population.count_cache_events() as cache, _peer_loss_reported():
     if len(todo):
       population.score_population(
           enc, plist, batches, key, space=space.name,
@@ -167,7 +130,7 @@ def cmd_score(args) -> int:
   if not writer:
     print(json.dumps({**summary, "process": jax.process_index(), "out": None}, indent=1))
     return 0
-  _write_rows(out, header, [done[i] for i in wanted])
+  population.write_rows(out, header, [done[i] for i in wanted])
   scores = np.asarray([[float(v) for v in done[i][2:]] for i in wanted])
   summary["proxies"] = {p.name: {"median": float(np.median(scores[:, j])) if len(wanted) else None,
                                  "nonfinite": int((~np.isfinite(scores[:, j])).sum())}
@@ -182,7 +145,10 @@ def cmd_correlate(args) -> int:
     raise FileNotFoundError(f"Scores file not found: {path}.")
   with open(path, newline="") as fh:
     reader = csv.DictReader(fh)
-    rows = list(reader)
+    rows, lines = [], []
+    for r in reader:
+      rows.append(r)
+      lines.append(reader.line_num)
     fields = reader.fieldnames or []
   if "index" not in fields:
     raise ValueError(f"{path}: a scores file needs an 'index' column; has {fields}.")
@@ -190,29 +156,52 @@ def cmd_correlate(args) -> int:
   if not names or not rows:
     raise ValueError(f"{path}: no proxy columns or no rows.")
   table = data.load_table(args.truth)
-  idx = np.asarray([int(r["index"]) for r in rows])
+  idx = np.asarray(_csv_column(path, rows, lines, "index", int))
   truth = table.lookup(idx, args.column)
-  cols = [np.asarray([float(r[n]) for r in rows]) for n in names]
+  cols = [np.asarray(_csv_column(path, rows, lines, n, float)) for n in names]
   dirs = [proxies.REGISTRY[n].higher_is_better if n in proxies.REGISTRY else True for n in names]
   meta_path = Path(str(path) + ".meta.json")
-  meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+  try:
+    meta = population.read_meta(meta_path, out=path) or {}
+  except ValueError as e:
+    print(f"WARNING: {e} Cannot tell whether these scores were computed on synthetic images.")
+    meta = {}
   if meta.get("synthetic"):
     print("WARNING: these scores were computed on SYNTHETIC images, not real data.")
   print(f"{len(rows)} architectures from {path}; truth: {args.column} ({table.source})")
   print("non-finite scores (NaN/inf) are ranked worst (jaxnas.evaluate.oriented_scores)")
-  print(f"{'proxy':<12} {'n':>6} {'nonfinite':>9} {'spearman':>9} {'kendall':>8}")
+  w = max([12] + [len(n) for n in names])
+  print(f"{'proxy':<{w}} {'n':>6} {'nonfinite':>9} {'spearman':>9} {'kendall':>8}")
   result = {}
   for n, c, d in zip(names, cols, dirs):
     r = evaluate.rank_correlation(c, truth, higher_is_better=d)
     result[n] = r._asdict()
-    print(f"{n:<12} {r.n:>6} {r.n_nonfinite:>9} {r.spearman:>9.4f} {r.kendall:>8.4f}")
+    print(f"{n:<{w}} {r.n:>6} {r.n_nonfinite:>9} {r.spearman:>9.4f} {r.kendall:>8.4f}")
   if args.json:
     Path(args.json).write_text(json.dumps(result, indent=1))
   if args.plot:
     evaluate.scatter_grid(names, cols, truth, args.plot, truth_label=args.column, directions=dirs,
-                          title=f"{path.name} vs {args.column}")
+                          title=f"{path.name} vs {args.column}", scale=args.plot_scale)
     print(f"plot: {args.plot}")
   return 0
+
+
+def _csv_column(path: Path, rows, lines, name: str, kind) -> list:
+  """Column `name` of csv.DictReader `rows` (read from file `lines`) as `kind` (int or float); a
+  missing or unreadable cell is an error naming the file, its line and the column."""
+  values = []
+  for line, r in zip(lines, rows):
+    cell = r.get(name)
+    if cell is None:
+      given = sum(v is not None for k, v in r.items() if k is not None)
+      raise ValueError(f"{path}:{line}: a short row ({given} of {len(r) - (None in r)} fields): "
+                       f"no value in column '{name}'.")
+    try:
+      values.append(kind(cell))
+    except ValueError:
+      want = "an integer" if kind is int else "a number (nan and inf allowed)"
+      raise ValueError(f"{path}:{line}: column '{name}' holds {cell!r}, not {want}.") from None
+  return values
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -222,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
   s = sub.add_parser("score", help="score architectures with zero-cost proxies")
   s.add_argument("--space", default="nb201", choices=sorted(spaces.SPACES))
   s.add_argument("--archs", default="random:100:0",
-                 help="all | START:STOP | random:N[:SEED] | FILE (one index or arch string per line)")
+                 help="all | START:STOP | random:N[:SEED] | FILE (one index or arch string per "
+                      "line; repeats are scored once). Random samples of one seed are subsets "
+                      "of each other only for N > size/50 (NB201: 313), see spaces.parse_archs")
   s.add_argument("--proxies", default="params,flops,synflow,nwot",
                  help=f"comma-separated, from: {', '.join(proxies.REGISTRY)}")
   s.add_argument("--data", default="synthetic", help="synthetic | cifar10:PATH | cifar100:PATH | npz:PATH")
@@ -256,7 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
                  help="directory of JAX's persistent compilation cache, shared by later runs "
                       "('none' turns it off; default $JAXNAS_CACHE/xla or ~/.cache/jaxnas/xla)")
   d = s.add_argument_group("multi-process runs (jax.distributed; every process runs the same "
-                           "command, process 0 writes --out)")
+                           "command, process 0 writes --out; if one process is lost, the others "
+                           "exit with status 3 and the same commands resume the run)")
   d.add_argument("--distributed", action="store_true",
                  help="join a multi-process run detected by JAX (Cloud TPU pod, Slurm, Open MPI)")
   d.add_argument("--coordinator", metavar="HOST:PORT", help="address of process 0")
@@ -268,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
   c.add_argument("--truth", required=True, help="CSV with index, arch and accuracy columns")
   c.add_argument("--column", default="cifar10_test_acc")
   c.add_argument("--plot", help="save a scatter grid (PNG)")
+  c.add_argument("--plot-scale", default="auto", choices=evaluate.PLOT_SCALES,
+                 help="x axes of the plot: 'rank' (the scale rho and tau see; spreads heavy "
+                      "tails such as jacob_cov's), 'log' (symmetric), 'linear', or 'auto' (log10 "
+                      "for non-negative scores spanning more than 3 decades, else linear)")
   c.add_argument("--json", help="also write the correlations as JSON")
   c.set_defaults(func=cmd_correlate)
   return ap
@@ -304,6 +300,15 @@ def _start_runtime(args) -> None:
     population.initialize_distributed(args.coordinator, args.num_processes, args.process_id)
 
 
+def _exit_now(code: int) -> None:
+  """Ends the process at once: a normal exit would wait in JAX's shutdown barrier for the lost
+  process until the coordination service aborts this one (SIGABRT, ~100 s later). Rows are
+  already fsynced and the lock dies with the process."""
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os._exit(code)
+
+
 def main(argv=None) -> int:
   logging.basicConfig(level=logging.WARNING, format="jaxnas: %(message)s")
   args = build_parser().parse_args(argv)
@@ -313,6 +318,10 @@ def main(argv=None) -> int:
     # application, so it enables 64-bit JAX for its own run, scoped; networks stay float32.
     with jax.enable_x64(True):
       return args.func(args)
+  except population.PeerLostError as e:
+    print(f"jaxnas {args.command}: error: {e}", file=sys.stderr)
+    _exit_now(3)
+    return 3
   except (ValueError, TypeError, FileNotFoundError, ImportError) as e:
     print(f"jaxnas {args.command}: error: {e}", file=sys.stderr)
     return 2

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 
 import numpy as np
 
@@ -145,3 +146,143 @@ def test_public_api_surface():
       obj = getattr(mod, name)
       if callable(obj) and not isinstance(obj, type(jaxnas.proxies.REGISTRY)):
         assert obj.__doc__, f"{mod.__name__}.{name} has no docstring"
+
+
+SCORE = ["score", "--proxies", "params,flops", "--no-progress"]
+
+
+def test_refused_runs_leave_out_untouched(tmp_path, capsys):
+  """Everything is validated before --out is touched, so a corrected rerun is not refused."""
+  out = tmp_path / "s.csv"
+  args = SCORE + ["--archs", "0:3", "--out", str(out)]
+  assert main(args + ["--batch-size", "100000"]) == 2
+  assert "Asked for a batch of 100000" in capsys.readouterr().err
+  few = tmp_path / "few.npz"
+  np.savez(few, x=np.zeros((5, 32, 32, 3), np.uint8), y=np.arange(5))
+  assert main(args + ["--data", f"npz:{few}", "--batch-size", "8"]) == 2
+  assert "has 5 images" in capsys.readouterr().err
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["few.npz"]
+  assert main(args + ["--batch-size", "2"]) == 0
+  assert json.loads(capsys.readouterr().out)["scored_now"] == 3
+
+
+def test_empty_or_header_only_out_is_a_fresh_output(tmp_path, capsys):
+  out = tmp_path / "s.csv"
+  args = SCORE + ["--archs", "0:3", "--out", str(out)]
+  out.write_bytes(b"")
+  assert main(args) == 0
+  full = out.read_bytes()
+  out.write_bytes(b"index,arch,params,flops\r\n")  # header only, no settings file
+  (tmp_path / "s.csv.meta.json").unlink()
+  assert main(args) == 0 and out.read_bytes() == full
+  capsys.readouterr()
+
+
+def test_second_run_on_a_locked_out_is_refused(tmp_path, capsys):
+  out = tmp_path / "s.csv"
+  args = SCORE + ["--archs", "0:3", "--out", str(out)]
+  with jaxnas.population.lock_output(out):
+    assert main(args) == 2
+  err = capsys.readouterr().err
+  assert f"{out} is being written by another run (pid {os.getpid()} on " in err
+  assert not out.exists()
+  assert main(args) == 0 and not (tmp_path / "s.csv.lock").exists()
+
+
+def test_meta_file_problems_name_the_file_and_the_way_out(tmp_path, capsys):
+  out = tmp_path / "s.csv"
+  meta = tmp_path / "s.csv.meta.json"
+  args = SCORE + ["--archs", "0:3", "--out", str(out)]
+  assert main(args) == 0
+  capsys.readouterr()
+  good = meta.read_text()
+  meta.unlink()
+  assert main(args) == 2
+  err = capsys.readouterr().err
+  assert f"settings file {meta} is missing" in err and "other settings" not in err
+  meta.write_text(good[:-5])
+  assert main(args) == 2
+  err = capsys.readouterr().err
+  assert f"{meta} (the settings file of {out}) cannot be read: Expecting" in err
+  assert "--overwrite" in err
+  meta.write_text("[]")
+  assert main(args) == 2
+  assert "holds a JSON list, expected an object of settings. Restore it, or pass --overwrite" in (
+      capsys.readouterr().err)
+  assert main(args + ["--overwrite"]) == 0 and meta.read_text() == good
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["s.csv", "s.csv.meta.json"]
+
+
+def test_invalid_rows_are_scored_again(tmp_path, capsys, caplog):
+  out = tmp_path / "s.csv"
+  args = SCORE + ["--archs", "0:6", "--out", str(out)]
+  assert main(args) == 0
+  capsys.readouterr()
+  full = out.read_bytes()
+  lines = full.split(b"\r\n")
+  lines[2] = b",".join(lines[2].split(b",")[:2] + [b"abc", b"1.0"])  # a well-formed row
+  lines[4] = lines[4].replace(b"|", b"!", 1)  # another arch
+  out.write_bytes(b"\r\n".join(lines))
+  with caplog.at_level("WARNING", logger="jaxnas"):
+    assert main(args) == 0
+  assert json.loads(capsys.readouterr().out)["scored_now"] == 2 and out.read_bytes() == full
+  assert "2 invalid row(s) will be scored again" in caplog.text
+  assert "s.csv:3: score 'abc' in column 'params' is not a number" in caplog.text
+  assert main(args) == 0  # and later runs are fine
+  assert json.loads(capsys.readouterr().out)["scored_now"] == 0
+
+
+def test_arch_file_repeats_are_scored_once(tmp_path, capsys):
+  archs = tmp_path / "a.txt"
+  archs.write_text("3\n5\n3\n" + spaces.nb201.decode(spaces.nb201.encoding_of(5)) + "\n")
+  out = tmp_path / "s.csv"
+  assert main(SCORE + ["--archs", str(archs), "--out", str(out)]) == 0
+  assert json.loads(capsys.readouterr().out)["archs"] == 2
+  assert [r["index"] for r in _rows(out)] == ["3", "5"]
+
+
+def test_peer_loss_exits_with_its_own_message(monkeypatch, capsys):
+  exits = []
+  monkeypatch.setattr(cli, "_exit_now", exits.append)
+
+  def lost(args):
+    raise jaxnas.population.PeerLostError("process 1 lost (x); rerun the same command on every "
+                                          "process to resume")
+
+  monkeypatch.setattr(cli, "cmd_score", lost)
+  assert main(["score", "--out", "unused.csv"]) == 3 and exits == [3]
+  assert "error: process 1 lost (x); rerun the same command" in capsys.readouterr().err
+
+
+def test_npz_that_is_not_an_npz(tmp_path, capsys):
+  bad = tmp_path / "bad.npz"
+  bad.write_text("x,y\n1,2\n")
+  assert main(SCORE + ["--data", f"npz:{bad}", "--out", str(tmp_path / "s.csv")]) == 2
+  err = capsys.readouterr().err
+  assert f"{bad} is not an .npz file" in err and "pickled" not in err
+
+
+@needs_file(NB201_CSV)
+def test_correlate_names_bad_cells_aligns_long_names_and_plots_ranks(tmp_path, capsys):
+  scores = tmp_path / "s.csv"
+  long_name = "a_rather_long_proxy_name"
+  rows = ["index,arch,params," + long_name] + [f"{i},x,{i},{-(10.0 ** i)}" for i in range(1, 12)]
+  scores.write_text("\n".join(rows) + "\n")
+  plot = tmp_path / "p.png"
+  base = ["correlate", "--scores", str(scores), "--truth", str(NB201_CSV)]
+  assert main(base + ["--plot", str(plot), "--plot-scale", "rank"]) == 0
+  text = capsys.readouterr().out.splitlines()
+  table = [line for line in text if line.startswith(("proxy ", long_name, "params "))]
+  assert len(table) == 3 and len({len(line) for line in table}) == 1  # the columns line up
+  assert plot.stat().st_size > 1000
+  (tmp_path / "s.csv.meta.json").write_text("{")
+  assert main(base) == 0
+  assert f"WARNING: {scores}.meta.json (the settings file of {scores}) cannot be read" in (
+      capsys.readouterr().out)
+  scores.write_text("\n".join(rows[:4] + ["4,x,,1.0"] + rows[5:]) + "\n")
+  assert main(base) == 2
+  assert f"{scores}:5: column 'params' holds '', not a number" in capsys.readouterr().err
+  scores.write_text("\n".join(rows[:3] + ["3,x"] + rows[4:]) + "\n")
+  assert main(base) == 2
+  assert f"{scores}:4: a short row (2 of 4 fields): no value in column 'params'" in (
+      capsys.readouterr().err)

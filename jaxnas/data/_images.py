@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import zipfile
 from pathlib import Path
 from typing import NamedTuple, Optional
 
@@ -98,7 +99,17 @@ def load_npz(path, *, num_classes: Optional[int] = None, split: Optional[str] = 
   p = Path(path).expanduser()
   if not p.is_file():
     raise FileNotFoundError(f"npz file not found: {p}.")
-  with np.load(p, allow_pickle=False) as d:
+  if not zipfile.is_zipfile(p):  # np.load would try it as .npy or pickle and say so
+    with open(p, "rb") as fh:
+      head = fh.read(8)
+    kind = " (an .npy array: save x and y with np.savez)" if head.startswith(b"\x93NUMPY") else ""
+    raise ValueError(f"{p} is not an .npz file{kind}: an .npz is a zip archive of arrays, as "
+                     f"np.savez writes, but this file starts with {head!r}.")
+  try:
+    npz = np.load(p, allow_pickle=False)
+  except (OSError, ValueError, zipfile.BadZipFile) as e:
+    raise ValueError(f"{p}: cannot read it as an .npz file: {e}") from None
+  with npz as d:
     missing = [k for k in ("x", "y") if k not in d.files]
     if missing:
       raise ValueError(f"{p}: npz must contain arrays 'x' and 'y'; missing {missing}, has {d.files}.")

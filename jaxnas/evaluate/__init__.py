@@ -6,10 +6,12 @@ from ._aggregate import vkdnw_aggregate as vkdnw_aggregate
 from ._aggregate import vkdnw_single as vkdnw_single
 
 from ._correlate import Correlation as Correlation
+from ._correlate import PLOT_SCALES as PLOT_SCALES
 from ._correlate import correlation_table as correlation_table
 from ._correlate import oriented_scores as oriented_scores
 from ._correlate import rank_correlation as rank_correlation
 from ._correlate import scatter_grid as scatter_grid
 
-__all__ = ["Correlation", "correlation_table", "log_rank_aggregate", "oriented_scores", "rank_correlation",
-           "scatter_grid", "te_nas_aggregate", "vkdnw_aggregate", "vkdnw_single"]
+__all__ = ["Correlation", "PLOT_SCALES", "correlation_table", "log_rank_aggregate",
+           "oriented_scores", "rank_correlation", "scatter_grid", "te_nas_aggregate",
+           "vkdnw_aggregate", "vkdnw_single"]

@@ -50,16 +50,58 @@ def correlation_table(names: Sequence[str], score_columns, truth, directions) ->
           for n, c, d in zip(names, score_columns, directions)}
 
 
+PLOT_SCALES = ("auto", "rank", "log", "linear")
+
+
+class _Axis(NamedTuple):
+  x: np.ndarray  # where each score is drawn (non-finite and zero scores: see the masks)
+  label: str
+  body: np.ndarray  # drawn as ordinary points
+  zero: np.ndarray  # exact zeros drawn at the left edge (auto's log axis only)
+  nonfinite: np.ndarray  # drawn in red at the left edge (rank: at the worst ranks)
+  symlog: Optional[float]  # linthresh of a symmetric-log axis, or None
+
+
+def _plot_axis(name: str, scores, scale: str, higher_is_better: bool) -> _Axis:
+  """Where one proxy's scores go on its panel's x axis, for :func:`scatter_grid`'s `scale`."""
+  s = np.asarray(scores, np.float64)
+  ok = np.isfinite(s)
+  none = np.zeros_like(ok)
+  if scale == "rank":  # the scale the rank correlations see; non-finite scores rank worst
+    x = stats.rankdata(oriented_scores(s, higher_is_better=higher_is_better))
+    return _Axis(x, f"rank of {name} (1 = worst)", ok, none, ~ok, None)
+  if scale == "log":  # symmetric log: any sign, linear within the smallest non-zero |score|
+    nonzero = np.abs(s[ok & (s != 0)])
+    thresh = float(nonzero.min()) if nonzero.size else 1.0
+    return _Axis(s.copy(), f"{name} (symmetric log axis)", ok, none, ~ok, thresh)
+  if scale == "linear":
+    return _Axis(s.copy(), name, ok, none, ~ok, None)
+  x = s.copy()
+  pos = ok & (s > 0)
+  zero = ok & (s == 0)
+  heavy = ok.any() and np.all(s[ok] >= 0) and pos.any() and s[pos].max() > 1e3 * s[pos].min()
+  if heavy:  # decided from the data, never from the proxy's name
+    x[pos] = np.log10(s[pos])
+    return _Axis(x, f"log10 {name}", pos, zero, ~ok, None)
+  return _Axis(x, name, ok, none, ~ok, None)
+
+
 def scatter_grid(names: Sequence[str], score_columns, truth, out_path, *,
                  truth_label: str = "accuracy", title: Optional[str] = None,
-                 directions: Optional[Sequence[bool]] = None):
+                 directions: Optional[Sequence[bool]] = None, scale: str = "auto"):
   """Save a grid of proxy-vs-accuracy scatter plots (one panel per proxy) to `out_path`.
 
-  Non-negative scores spanning more than three decades are drawn on a log10 axis, with exact
-  zeros marked at its left edge; non-finite scores are drawn at the left edge in red (they rank
-  worst). Needs matplotlib
-  (``pip install 'jaxnas[plot]'``).
+  `scale` sets every panel's x axis: 'auto' (default) draws non-negative scores spanning more
+  than three decades on a log10 axis, with exact zeros marked at its left edge, and others
+  linearly; 'rank' draws each score's rank (oriented: 1 = worst, non-finite scores rank worst),
+  the scale the rank correlations in the titles see, which spreads heavy-tailed proxies of any
+  sign (jacob_cov's few very negative scores squash the rest on a linear axis); 'log' is a
+  symmetric log axis (any sign; linear within the smallest non-zero absolute score); 'linear'
+  the raw scores. Non-finite scores are drawn in red at the left edge (they rank worst). Needs
+  matplotlib (``pip install 'jaxnas[plot]'``).
   """
+  if scale not in PLOT_SCALES:
+    raise ValueError(f"`scale` must be one of {PLOT_SCALES}, got {scale!r}.")
   try:
     import matplotlib
 
@@ -75,28 +117,21 @@ def scatter_grid(names: Sequence[str], score_columns, truth, out_path, *,
   directions = directions or [True] * k
   for ax, name, col, d in zip(axes.ravel(), names, score_columns, directions):
     s = np.asarray(col, np.float64)
-    ok = np.isfinite(s)
     c = rank_correlation(s, t, higher_is_better=d)
-    x = s.copy()
-    pos = ok & (s > 0)
-    zero = ok & (s == 0)
-    heavy = ok.any() and np.all(s[ok] >= 0) and pos.any() and s[pos].max() > 1e3 * s[pos].min()
-    if heavy:  # decided from the data, never from the proxy's name
-      x[pos] = np.log10(s[pos])
-      name_shown = f"log10 {name}"
-    else:
-      name_shown = name
-      zero = np.zeros_like(ok)
-    body = pos if heavy else ok
-    ax.scatter(x[body], t[body], s=6, alpha=0.6)
-    lo = np.min(x[body]) if body.any() else 0.0
-    if zero.any():
-      ax.scatter(np.full(zero.sum(), lo), t[zero], s=10, c="orange", marker="|", label="score 0")
-    if (~ok).any():
-      ax.scatter(np.full((~ok).sum(), lo), t[~ok], s=10, c="red", marker="x", label="non-finite")
-    if zero.any() or (~ok).any():
+    a = _plot_axis(name, s, scale, d)
+    ax.scatter(a.x[a.body], t[a.body], s=6, alpha=0.6)
+    lo = np.min(a.x[a.body]) if a.body.any() else 0.0
+    if a.zero.any():
+      ax.scatter(np.full(a.zero.sum(), lo), t[a.zero], s=10, c="orange", marker="|",
+                 label="score 0")
+    if a.nonfinite.any():
+      x_bad = a.x[a.nonfinite] if scale == "rank" else np.full(a.nonfinite.sum(), lo)
+      ax.scatter(x_bad, t[a.nonfinite], s=10, c="red", marker="x", label="non-finite")
+    if a.zero.any() or a.nonfinite.any():
       ax.legend(loc="lower right", fontsize=7)
-    ax.set_xlabel(name_shown)
+    if a.symlog is not None:
+      ax.set_xscale("symlog", linthresh=a.symlog)
+    ax.set_xlabel(a.label)
     ax.set_ylabel(truth_label)
     ax.set_title(f"{name}: rho={c.spearman:.3f}, tau={c.kendall:.3f} (n={c.n})", fontsize=9)
   for ax in axes.ravel()[k:]:

@@ -18,6 +18,7 @@ The vocabulary and output layout are those of ``neural_tangents.empirical_ntk_fn
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import operator
@@ -457,27 +458,61 @@ def empirical_nngp_fn(f: Callable, trace_axes: Axes = (-1,), diagonal_axes: Axes
 KERNELS = ("nngp", "ntk")
 
 
+@functools.lru_cache(maxsize=None)
+def _kernel_tuple(fields: tuple[str, ...]):
+  """The ``EmpiricalKernel`` namedtuple class for `fields` (one class per field order, cached so
+  that results of repeated calls share a type, as neural-tangents' ``_named_tuple_factory``)."""
+  return collections.namedtuple("EmpiricalKernel", fields)
+
+
+def _canonical_get(get) -> tuple[bool, tuple[str, ...]]:
+  """(single, names) for `get`, as neural-tangents' ``utils.canonicalize_get``: None means both
+  kernels (returned as a namedtuple), names are lower-cased, empty or repeated names are errors."""
+  if get is None:
+    return False, KERNELS
+  single = isinstance(get, str)
+  try:
+    names = (get,) if single else tuple(get)
+  except TypeError:
+    raise TypeError(f"`get` must be None, a kernel name or a tuple of names among {KERNELS}, got "
+                    f"{get!r}.") from None
+  if not names:
+    raise ValueError(f"`get` must name at least one kernel among {KERNELS}, got {get!r}.")
+  if not all(isinstance(g, str) for g in names):
+    raise TypeError(f"`get` must hold kernel names (str) among {KERNELS}, got {get!r}.")
+  names = tuple(g.lower() for g in names)
+  unknown = [g for g in names if g not in KERNELS]
+  if unknown:
+    raise ValueError(f"`get` must name kernels among {KERNELS}, got {get!r}.")
+  if len(set(names)) < len(names):
+    raise ValueError(f"`get` must not repeat a kernel, got {get!r}.")
+  return single, names
+
+
 def empirical_kernel_fn(f: Callable, trace_axes: Axes = (-1,), diagonal_axes: Axes = (),
                         vmap_axes=None,
                         implementation: Union[NtkImplementation, int] = DEFAULT_NTK_IMPLEMENTATION
                         ) -> Callable:
   """Returns ``kernel_fn(x1, x2, get, params, **kwargs)`` giving the NNGP and/or NTK by name.
 
-  ``get`` is ``'nngp'``, ``'ntk'``, a tuple of them, or None (both). A string returns that kernel;
-  a tuple returns a dict keyed by kernel name (neural-tangents returns a namedtuple there).
+  Return types are neural-tangents' (``utils.get_namedtuple('EmpiricalKernel')`` on
+  ``empirical.py``'s ``kernel_fn``), so code written for it runs unchanged: ``get='nngp'`` or
+  ``'ntk'`` returns that kernel; a tuple of names returns an ``EmpiricalKernel`` namedtuple with
+  those fields in that order (``k.ntk``, ``nngp, ntk = k``); ``get=None`` means
+  ``('nngp', 'ntk')``. Names are case-insensitive; empty or repeated names raise ValueError. When
+  ``f`` returns a pytree of arrays, each leaf's kernels form one namedtuple, in ``f``'s output
+  structure.
   """
   fns = {"nngp": empirical_nngp_fn(f, trace_axes, diagonal_axes),
          "ntk": empirical_ntk_fn(f, trace_axes, diagonal_axes, vmap_axes, implementation)}
 
   def kernel_fn(x1, x2, get, params, **apply_fn_kwargs):
-    names = KERNELS if get is None else get
-    single = isinstance(names, str)
-    names = (names,) if single else tuple(names)
-    unknown = [g for g in names if g not in fns]
-    if unknown:
-      raise ValueError(f"`get` must name kernels among {KERNELS}, got {get!r}.")
-    out = {g: fns[g](x1, x2, params, **apply_fn_kwargs) for g in names}
-    return out[names[0]] if single else out
+    single, names = _canonical_get(get)
+    out = [fns[g](x1, x2, params, **apply_fn_kwargs) for g in names]
+    if single:
+      return out[0]
+    cls = _kernel_tuple(names)
+    return jax.tree.map(lambda *kernels: cls(*kernels), *out)
 
   return kernel_fn
 

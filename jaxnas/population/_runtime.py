@@ -122,6 +122,44 @@ def initialize_distributed(coordinator_address: Optional[str] = None,
                              local_device_ids=local_device_ids, initialization_timeout=timeout_s)
 
 
+class PeerLostError(RuntimeError):
+  """A process of a multi-process run was lost (died, was killed, or its network went away)."""
+
+
+# Lower-case fragments of the runtime errors a collective raises when a peer is gone (XLA:CPU's
+# gloo: "UNKNOWN: Gloo AllGather failed: ... Connection closed by peer"; the coordination
+# service: "UNAVAILABLE: ... heartbeat"; NCCL and TPU runtimes: "unavailable", "aborted").
+_PEER_LOSS_MARKERS = ("gloo", "connection closed", "connection reset", "connection refused",
+                      "broken pipe", "heartbeat", "unavailable:", "deadline_exceeded:", "aborted:",
+                      "nccl", "barrier")
+
+
+def peer_lost(error: BaseException, process_index: Optional[int] = None,
+              process_count: Optional[int] = None) -> Optional[PeerLostError]:
+  """A :class:`PeerLostError` for `error` if it is a collective of a multi-process run failing
+  because another process is gone, else None.
+
+  The collective raises (gloo on CPU raises a ValueError, other runtimes ``JaxRuntimeError``);
+  without a catch, the survivor's Python exit then waits for JAX's shutdown barrier until the
+  coordination service notices the missing heartbeats (100 s) and aborts the process with
+  SIGABRT and a C++ stack trace. The message names the lost process when there are two (the
+  runtime's error does not say which one it was otherwise) and says how to go on.
+  `process_index` and `process_count` default to this process's.
+  """
+  index = jax.process_index() if process_index is None else int(process_index)
+  count = jax.process_count() if process_count is None else int(process_count)
+  text = str(error)
+  if count < 2 or not isinstance(error, (ValueError, RuntimeError)):
+    return None
+  if not any(m in text.lower() for m in _PEER_LOSS_MARKERS):
+    return None
+  lost = (f"process {1 - index}" if count == 2
+          else f"a process other than this one (process {index} of {count})")
+  first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+  return PeerLostError(f"{lost} lost ({first}); rerun the same command on every process to "
+                       "resume")
+
+
 # glibc mallopt parameters (malloc.h).
 _M_TRIM_THRESHOLD, _M_MMAP_MAX, _M_ARENA_MAX = -1, -4, -8
 #: The same settings as environment variables, for a process started by a shell.

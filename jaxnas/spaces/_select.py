@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
+log = logging.getLogger("jaxnas")
+
 
 def parse_archs(space, spec: str) -> np.ndarray:
-  """Official indices selected by `spec`, in the order given.
+  """Official indices selected by `spec`, in the order given, each once.
 
   Specs: ``all`` | ``START:STOP`` (official indices, half-open) | ``random:N[:SEED]`` (N distinct
   indices, uniform, sorted; SEED defaults to 0) | a FILE with one official index or arch string per
-  line (blank lines and ``#`` comments ignored).
+  line (blank lines and ``#`` comments ignored; an architecture listed again, by index or by arch
+  string, is logged as a warning and kept once, at its first line).
+
+  ``random:N:SEED`` is ``np.sort(default_rng(SEED).choice(space.size, N, replace=False))``
+  (the space's ``sample_indices``). Samples of one seed are nested (``random:500:0``
+  is a subset of ``random:1000:0``) only where NumPy draws by a tail shuffle, i.e. on spaces of
+  more than 10,000 cells for N > size // 50 (NB201: N >= 313; NATS-SSS: N >= 656). Smaller N are
+  drawn by Floyd's algorithm and share few cells with larger samples (``random:200:0`` has 19 of
+  ``random:1000:0``'s cells, ``random:12:1`` none of ``random:50:1``'s). Not changed: nesting
+  them would change samples that committed benchmark results were computed on (``random:200:0``).
   """
   if not isinstance(spec, str) or not spec.strip():
     raise ValueError("`archs` must be all, START:STOP, random:N[:SEED] or a file path.")
@@ -35,14 +47,24 @@ def parse_archs(space, spec: str) -> np.ndarray:
         continue
       try:
         if text.isdigit():
-          items.append(int(space.index_of(space.encoding_of(int(text)))))
+          items.append((lineno, int(space.index_of(space.encoding_of(int(text))))))
         else:
-          items.append(int(space.index_of(space.encode(text))))
+          items.append((lineno, int(space.index_of(space.encode(text)))))
       except ValueError as e:
         raise ValueError(f"{path}:{lineno}: {e}") from None
     if not items:
       raise ValueError(f"{path} lists no architectures.")
-    return np.asarray(items, np.int64)
+    first: dict[int, int] = {}
+    repeats = []
+    for lineno, index in items:
+      if index in first:
+        repeats.append(f"line {lineno} repeats index {index} of line {first[index]}")
+      else:
+        first[index] = lineno
+    if repeats:
+      log.warning("%s: %d architecture(s) listed more than once, scored once: %s", path,
+                  len(repeats), "; ".join(repeats[:5]) + ("; ..." if len(repeats) > 5 else ""))
+    return np.asarray(list(first), np.int64)
   if ":" in spec:
     a, _, b = spec.partition(":")
     if a.isdigit() and b.isdigit():

@@ -68,6 +68,13 @@ def test_npz_validation(tmp_path):
     data.load_npz(p)
   with pytest.raises(FileNotFoundError):
     data.load_npz(tmp_path / "missing.npz")
+  text = tmp_path / "scores.npz"
+  text.write_text("index,arch\n")
+  with pytest.raises(ValueError, match=f"{text} is not an .npz file: .* starts with b'index,ar'"):
+    data.load_npz(text)
+  np.save(tmp_path / "x.npy", np.zeros((4, 32, 32, 3), np.uint8))
+  with pytest.raises(ValueError, match=r"x.npy is not an .npz file \(an .npy array"):
+    data.load_npz(tmp_path / "x.npy")
 
 
 @needs_file(CIFAR_NPZ)

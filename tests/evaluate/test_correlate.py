@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from jaxnas import evaluate
+from jaxnas.evaluate._correlate import _plot_axis
 
 
 def naive_spearman(a, b):
@@ -51,3 +52,21 @@ def test_errors_and_plot(tmp_path):
   out = evaluate.scatter_grid(["a", "b"], [rng.normal(size=20), heavy], rng.normal(size=20),
                               tmp_path / "p.png")
   assert (tmp_path / "p.png").stat().st_size > 1000 and out == tmp_path / "p.png"
+
+
+def test_plot_scales():
+  """'rank' puts each score at its oriented rank (non-finite worst), the scale rho sees; 'log' is a
+  symmetric log axis for scores of any sign; 'auto' keeps the log10 of heavy non-negative scores."""
+  s = np.array([-8e4, -66.0, -65.0, np.nan, -70.0])  # jacob_cov-like: one huge negative score
+  rank = _plot_axis("jc", s, "rank", True)
+  np.testing.assert_array_equal(rank.x, [2, 4, 5, 1, 3])
+  assert rank.nonfinite.tolist() == [False, False, False, True, False]
+  np.testing.assert_array_equal(_plot_axis("jc", s, "rank", False).x, [5, 3, 2, 1, 4])
+  log = _plot_axis("jc", s, "log", True)
+  assert log.symlog == 65.0 and np.array_equal(log.x[log.body], s[np.isfinite(s)])
+  heavy = np.array([0.0, 1.0, 1e6, np.inf])
+  auto = _plot_axis("h", heavy, "auto", True)
+  assert auto.label == "log10 h" and auto.x[2] == 6 and auto.zero.tolist() == [1, 0, 0, 0]
+  assert _plot_axis("h", heavy, "linear", True).x[2] == 1e6
+  with pytest.raises(ValueError, match="`scale` must be one of"):
+    evaluate.scatter_grid(["a"], [s], s, "unused.png", scale="logit")

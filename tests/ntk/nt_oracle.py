@@ -30,6 +30,16 @@ def main(out_path):
     leaves = k if isinstance(k, dict) else {"": k}
     for leaf, value in leaves.items():
       kernels[f"{key}|{leaf}"] = np.asarray(value)
+  f, params, x1, x2 = C.case(*C.KERNEL_FN_MODEL)
+  kernel_fn = nt.empirical_kernel_fn(f)
+  for get in C.KERNEL_FN_GETS:
+    k = kernel_fn(x1, x2, get, params)
+    name = C.kernel_fn_key(get)
+    kernels[f"{name}|type"] = np.asarray(type(k).__name__)
+    fields = getattr(k, "_fields", ())
+    kernels[f"{name}|fields"] = np.asarray(fields, dtype=str)
+    for field, value in (zip(fields, k) if fields else [("", k)]):
+      kernels[f"{name}|{field}"] = np.asarray(value)
   np.savez(out_path, jax_version=jax.__version__, nt_version="0.6.5", **kernels)
   print(f"wrote {len(kernels)} kernels to {out_path} (jax {jax.__version__})")
 

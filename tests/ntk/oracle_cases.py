@@ -60,6 +60,16 @@ IMPLEMENTATIONS = (1, 2)  # JACOBIAN_CONTRACTION, NTK_VECTOR_PRODUCTS (neural-ta
 DTYPES = ("float64", "float32")
 
 
+# `get` arguments of empirical_kernel_fn whose return types (array, EmpiricalKernel namedtuple and
+# its fields) the oracle records, on KERNEL_FN_MODEL (an array output).
+KERNEL_FN_GETS = (None, ("nngp", "ntk"), ("NTK", "nngp"), "ntk", ("ntk",))
+KERNEL_FN_MODEL = ("mlp", "float64")
+
+
+def kernel_fn_key(get) -> str:
+  return f"kernel_fn|{get!r}"
+
+
 def case(name: str, dtype: str):
   """(f, params, x1, x2) with params ~ N(0, 1/fan_in) and inputs ~ N(0, 1), all from RandomState."""
   f, shapes, in_shape = SPECS[name]

@@ -195,20 +195,58 @@ def test_ntk_vp_nngp_kernel_fn_and_pytree_outputs(getkey):
     kfn = ntk.empirical_kernel_fn(_mlp)
     both = kfn(x1, x2, None, params)
     out1, out2 = _mlp(params, x1), _mlp(params, x2)
-    np.testing.assert_allclose(both["nngp"], np.einsum("iak,jbk->ijab", out1, out2) / 3,
+    np.testing.assert_allclose(both.nngp, np.einsum("iak,jbk->ijab", out1, out2) / 3,
                                **TOL["float64"])
     np.testing.assert_allclose(kfn(x1, x2, "ntk", params),
                                ntk.empirical_ntk_fn(_mlp)(x1, x2, params), **TOL["float64"])
     with pytest.raises(ValueError, match="get"):
       kfn(x1, x2, "nkt", params)
-    two = lambda p, x: {"a": _mlp(p, x), "b": jnp.sin(_mlp(p, x))[:, 0]}
-    for impl in IMPLS:
-      k = ntk.empirical_ntk_fn(two, implementation=impl)(x1, x2, params)
-      np.testing.assert_allclose(k["a"], ntk.empirical_ntk_fn(_mlp)(x1, x2, params),
-                                 **TOL["float64"])
-      sin0 = lambda p, x: jnp.sin(_mlp(p, x))[:, 0]
-      np.testing.assert_allclose(k["b"], _naive_layout(_naive_full_kernel(sin0, params, x1, x2), 2,
-                                                       [1], []), **TOL["float64"])
+    np.testing.assert_allclose(both.ntk, ntk.empirical_ntk_fn(_mlp)(x1, x2, params),
+                               **TOL["float64"])
+
+
+def test_kernel_fn_returns_neural_tangents_namedtuple(getkey):
+  """neural-tangents returns an ``EmpiricalKernel`` namedtuple for a tuple `get` (fields in
+  the order asked, attribute access, unpacking) and for get=None (nngp, ntk); a string gives the
+  array."""
+  with jax.enable_x64(True):
+    params = _mlp_init(getkey(), [4, 8, 6])
+    x1 = jax.random.normal(getkey(), (5, 4))
+    x2 = jax.random.normal(getkey(), (3, 4))
+    kfn = ntk.empirical_kernel_fn(_mlp)
+    k_nngp, k_ntk = kfn(x1, x2, "nngp", params), kfn(x1, x2, "ntk", params)
+    both = kfn(x1, x2, ("nngp", "ntk"), params)
+    assert isinstance(both, tuple) and type(both).__name__ == "EmpiricalKernel"
+    assert both._fields == ("nngp", "ntk")
+    nngp, ntk_ = both  # unpacking, as `nngp, ntk = kernel_fn(x1, x2, ("nngp", "ntk"), params)`
+    np.testing.assert_array_equal(nngp, k_nngp)
+    np.testing.assert_array_equal(both.ntk, k_ntk)
+    rev = kfn(x1, x2, ("NTK", "nngp"), params)  # the order asked; names are case-insensitive
+    assert rev._fields == ("ntk", "nngp")
+    np.testing.assert_array_equal(rev[0], k_ntk)
+    default = kfn(x1, None, None, params)
+    assert default._fields == ("nngp", "ntk") and type(default) is type(both)
+    assert default.ntk.shape == (5, 5, 2, 2)  # outputs (N, 2, 3), the last axis traced
+    assert kfn(x1, x2, ("ntk",), params)._fields == ("ntk",)
+    jitted = jax.jit(kfn, static_argnums=2)(x1, x2, ("nngp", "ntk"), params)
+    assert type(jitted) is type(both)
+    np.testing.assert_allclose(jitted.ntk, k_ntk, rtol=1e-5, atol=1e-6)
+    # A pytree output: one namedtuple per output leaf, in the output's structure.
+    pair = lambda p, x: (_mlp(p, x), jnp.sin(_mlp(p, x)))
+    tree = ntk.empirical_kernel_fn(pair)(x1, x2, ("nngp", "ntk"), params)
+    assert isinstance(tree, tuple) and len(tree) == 2 and tree[0]._fields == ("nngp", "ntk")
+    np.testing.assert_allclose(tree[0].ntk, k_ntk, rtol=1e-5, atol=1e-6)
+    for bad, match in [((), "at least one"), (("ntk", "ntk"), "repeat"), (("ntk", 3), "str")]:
+      with pytest.raises((ValueError, TypeError), match=match):
+        kfn(x1, x2, bad, params)
+      two = lambda p, x: {"a": _mlp(p, x), "b": jnp.sin(_mlp(p, x))[:, 0]}
+      for impl in IMPLS:
+        k = ntk.empirical_ntk_fn(two, implementation=impl)(x1, x2, params)
+        np.testing.assert_allclose(k["a"], ntk.empirical_ntk_fn(_mlp)(x1, x2, params),
+                                   **TOL["float64"])
+        sin0 = lambda p, x: jnp.sin(_mlp(p, x))[:, 0]
+        np.testing.assert_allclose(k["b"], _naive_layout(_naive_full_kernel(sin0, params, x1, x2), 2,
+                                                         [1], []), **TOL["float64"])
 
 
 def test_batch_tiles_equal_the_whole_kernel(getkey):

@@ -88,3 +88,19 @@ def test_kernels_match_neural_tangents(oracle, name, dtype):
   bad = {k: v for k, v in worst.items() if not v <= REL_FROBENIUS[dtype]}
   assert not bad, f"relative Frobenius error above {REL_FROBENIUS[dtype]}: {bad}"
   print(f"{name} {dtype}: max relative Frobenius error {max(worst.values()):.2e} over {len(worst)}")
+
+
+def test_kernel_fn_returns_what_neural_tangents_returns(oracle):
+  """empirical_kernel_fn's result for each `get`: an array, or an EmpiricalKernel namedtuple with
+  neural-tangents' fields in its order, holding its kernels."""
+  with jax.enable_x64(True):
+    f, params, x1, x2 = C.case(*C.KERNEL_FN_MODEL)
+    kernel_fn = ntk.empirical_kernel_fn(f)
+    for get in C.KERNEL_FN_GETS:
+      name = C.kernel_fn_key(get)
+      got = kernel_fn(x1, x2, get, params)
+      assert type(got).__name__ == str(oracle[f"{name}|type"]), get
+      fields = tuple(str(s) for s in oracle[f"{name}|fields"])
+      assert getattr(got, "_fields", ()) == fields, get
+      for field, value in (zip(fields, got) if fields else [("", got)]):
+        np.testing.assert_allclose(value, oracle[f"{name}|{field}"], rtol=1e-10, atol=1e-12)

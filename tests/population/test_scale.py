@@ -186,3 +186,46 @@ def test_automatic_vmap_chunk_fits_the_memory_budget():
     population.score_population(enc, plist, Batch(x), jax.random.key(0), chunk_size=0, **kw)
   with pytest.raises(TypeError, match="Mesh"):
     population.score_population(enc, plist, Batch(x), jax.random.key(0), mesh=jax.devices(), **kw)
+
+
+def test_cli_lost_peer_exits_at_once_and_the_rerun_resumes(tmp_path):
+  """Killing one process of a two-process run: the survivor exits 3 with a message naming the lost
+  process (not SIGABRT after JAX's 100 s shutdown barrier), and the same commands resume it to the
+  one-process result."""
+  env = _env(tmp_path)
+  base = [sys.executable, "-m", "jaxnas", "score", "--archs", "0:400", "--proxies", "params,flops",
+          "--chunk-size", "1", "--no-progress", "--compile-cache", "none"]
+  one = tmp_path / "one.csv"
+  _run(base + ["--out", str(one)], env)
+  two = tmp_path / "two.csv"
+
+  def commands():
+    coordinator = f"127.0.0.1:{_free_port()}"
+    return [base + ["--out", str(two), "--coordinator", coordinator, "--num-processes", "2",
+                    "--process-id", str(i)] for i in range(2)]
+
+  procs = [subprocess.Popen(c, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True) for c in commands()]
+  try:
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline and procs[0].poll() is None:
+      if two.exists() and two.stat().st_size > 2000:
+        break
+      time.sleep(0.02)
+    assert procs[0].poll() is None, "the run ended before a process could be killed"
+    os.kill(procs[1].pid, signal.SIGKILL)
+    killed = time.monotonic()
+    err = procs[0].communicate(timeout=TIMEOUT_S)[1]
+    waited = time.monotonic() - killed
+  finally:
+    for p in procs:
+      if p.poll() is None:
+        p.kill()
+      p.communicate()
+  assert procs[0].returncode == 3, err[-3000:]
+  assert waited < 60, waited
+  assert "error: process 1 lost (" in err and "rerun the same command on every process" in err
+  assert "Check failure stack trace" not in err
+  assert 0 < len(_rows(two)) - 1 < 400
+  _start_all(commands(), env)
+  assert two.read_bytes() == one.read_bytes()

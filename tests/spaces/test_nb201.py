@@ -10,7 +10,7 @@ from jaxnas import spaces
 from jaxnas.spaces import nb201
 from jaxnas.spaces._nb201 import EDGES, OPS, product_order_strings
 
-from ..conftest import NB201_CSV, needs_file
+from ..conftest import NB201_CSV, ROOT, needs_file
 
 encodings = st.lists(st.integers(0, 4), min_size=6, max_size=6).map(np.asarray)
 
@@ -157,3 +157,38 @@ def test_parse_archs_specs(tmp_path):
     with pytest.raises(ValueError):
       spaces.parse_archs(nb201, bad)
   assert OPS[0] == "none"
+
+
+def test_parse_archs_file_repeats_are_scored_once(tmp_path, caplog):
+  f = tmp_path / "archs.txt"
+  f.write_text("3\n5\n3\n" + nb201.decode(nb201.encoding_of(5)) + "\n7\n")
+  with caplog.at_level("WARNING", logger="jaxnas"):
+    assert spaces.parse_archs(nb201, str(f)).tolist() == [3, 5, 7]
+  assert "2 architecture(s) listed more than once, scored once" in caplog.text
+  assert "line 3 repeats index 3 of line 1; line 4 repeats index 5 of line 2" in caplog.text
+
+
+def _committed_indices(name):
+  path = ROOT / "benchmarks" / "results" / name
+  if not path.exists():
+    pytest.skip(f"{path} not in this checkout")
+  with open(path, newline="") as fh:
+    return sorted(int(r["index"]) for r in csv.DictReader(fh))
+
+
+def test_random_samples_keep_the_cells_of_committed_results():
+  """`random:N:SEED` is what the committed benchmark results were scored on; the documented
+  nesting holds for N > size // 50 only (NumPy's tail shuffle) and fails below (Floyd)."""
+  r1000 = spaces.parse_archs(nb201, "random:1000:0")
+  assert r1000.tolist() == _committed_indices("correlation_nb201_classic_scores.csv")
+  r200 = spaces.parse_archs(nb201, "random:200:0")
+  assert r200.tolist() == _committed_indices("foundation_nb201_200_scores.csv")
+  assert len(set(r200) & set(r1000)) == 19  # not nested below size // 50 = 312
+  assert not set(spaces.parse_archs(nb201, "random:12:1")) & set(
+      spaces.parse_archs(nb201, "random:50:1"))
+  for small, big, seed in [(313, 1000, 0), (500, 1000, 1), (1000, 15625, 2)]:
+    assert set(spaces.parse_archs(nb201, f"random:{small}:{seed}")) <= set(
+        spaces.parse_archs(nb201, f"random:{big}:{seed}"))
+  sss = spaces.nats_sss
+  assert set(spaces.parse_archs(sss, "random:656:4")) <= set(
+      spaces.parse_archs(sss, "random:900:4"))
