@@ -40,12 +40,16 @@ def cmd_score(args) -> int:
   # Everything that can be refused is checked before --out is touched.
   batches = {p.name: data.select(images, sizes[p.name], args.seed, augmented=args.augment)
              for p in plist}
+  inits = population.proxy_inits(plist, args.init)
   out = Path(args.out)
   header = ["index", "arch"] + [p.name for p in plist]
   meta = {
       "jaxnas": jaxnas.__version__, "space": space.name, "archs": args.archs,
       "proxies": [p.name for p in plist], "data": images.source, "synthetic": images.synthetic,
-      "seed": args.seed, "batch_sizes": sizes, "init": args.init, "draws": args.draws,
+      "seed": args.seed, "batch_sizes": sizes, "draws": args.draws,
+      # The init each proxy was scored with: one name when they share it (as files made before
+      # per-proxy inits record it), else proxy -> init.
+      "init": inits[0] if len(set(inits)) == 1 else dict(zip((p.name for p in plist), inits)),
       "augmented": args.augment,
   }
   wanted = [int(i) for i in indices]
@@ -224,9 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
   s.add_argument("--augment", action="store_true",
                  help="random crop (4 pixels of zero padding) and horizontal flip of the chosen "
                       "images, as the references' CIFAR training loaders (data.augment)")
-  s.add_argument("--init", default="pytorch", choices=models.INITS,
-                 help="weight initialisation: PyTorch's defaults (most references), 'normal' "
-                      "(N(0,1): Zen-NAS, SWAP) or 'kaiming_normal' (AZ-NAS)")
+  s.add_argument("--init", default=None, choices=models.INITS,
+                 help="override every proxy's weight initialisation (default: each proxy's "
+                      "reference init, recorded in the meta file: PyTorch's defaults for most, "
+                      "N(0,1) for SWAP and Zen, kaiming_normal for AZ-NAS and VKDNW)")
   s.add_argument("--draws", type=_positive_int, default=1,
                  help="average every score over this many independent weight draws (SWAP's "
                       "reference: 32; population.score_population's `draws`)")

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -286,3 +287,27 @@ def test_correlate_names_bad_cells_aligns_long_names_and_plots_ranks(tmp_path, c
   assert main(base) == 2
   assert f"{scores}:4: a short row (2 of 4 fields): no value in column 'params'" in (
       capsys.readouterr().err)
+
+
+def test_each_proxy_scored_with_its_reference_init(tmp_path, capsys, monkeypatch):
+  """`--proxies swap,nwot` equals `swap` alone with `--init normal` and `nwot` alone with the
+  default; the meta file records each proxy's init (small networks, cheap XLA passes)."""
+  score_population = jaxnas.population.score_population
+
+  def small(enc, plist, batches, *args, network_kwargs, **kwargs):
+    return score_population(enc, plist, batches, *args, network_kwargs={**network_kwargs, "C": 4, "N": 1},
+                            compiler_options=FAST_COMPILE, **kwargs)
+
+  monkeypatch.setattr(jaxnas.population, "score_population", small)
+  common = ["score", "--archs", "9930:9932", "--batch-size", "8", "--no-progress"]
+  both, swap, nwot = (tmp_path / f"{n}.csv" for n in ("both", "swap", "nwot"))
+  assert main(common + ["--proxies", "swap,nwot", "--out", str(both)]) == 0
+  assert main(common + ["--proxies", "swap", "--init", "normal", "--out", str(swap)]) == 0
+  assert main(common + ["--proxies", "nwot", "--out", str(nwot)]) == 0
+  capsys.readouterr()
+  rows = _rows(both)
+  assert [r["swap"] for r in rows] == [r["swap"] for r in _rows(swap)]
+  assert [r["nwot"] for r in rows] == [r["nwot"] for r in _rows(nwot)]
+  meta = json.loads(Path(str(both) + ".meta.json").read_text())
+  assert meta["init"] == {"swap": "normal", "nwot": "pytorch"}
+  assert json.loads(Path(str(nwot) + ".meta.json").read_text())["init"] == "pytorch"
