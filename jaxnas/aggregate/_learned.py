@@ -1,0 +1,133 @@
+"""Learned aggregators (per-proxy linear weights, a small MLP) and their optax fit loop, in pure JAX.
+
+A :class:`Model` is a pair of pure functions, ``init(key, num_features) -> params`` and
+``apply(params, features) -> scores`` (features (P, K) -> scores (P,), higher = better). The
+features are typically :func:`jaxnas.aggregate.normalised_ranks` of the proxy columns, optionally
+beside :func:`jaxnas.aggregate.nb201_cell_features`. No Flax: a hand-written two-layer network.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.typing import ArrayLike
+
+
+class Model(NamedTuple):
+  """A learned aggregator: ``init(key, num_features) -> params``, ``apply(params, x) -> (P,)``."""
+
+  init: Callable
+  apply: Callable
+  name: str
+
+
+class FitResult(NamedTuple):
+  """Output of :func:`fit`: the fitted ``params`` and the (steps,) training ``losses``."""
+
+  params: object
+  losses: jax.Array
+
+
+def linear() -> Model:
+  """Per-proxy linear weights: ``score = x @ w``; starts at equal weights ``w = 1/K``.
+
+  On normalised ranks the starting point is :func:`jaxnas.aggregate.rank_mean`'s order, so a
+  rank loss with few labels moves away from the training-free aggregate only as far as the labels
+  ask. A bias would not change any ranking and is omitted. The key is not used.
+  """
+
+  def init(key, num_features: int):
+    del key
+    return {"w": jnp.full((num_features,), 1.0 / num_features)}
+
+  def apply(params, x):
+    return jnp.asarray(x) @ params["w"]
+
+  return Model(init, apply, "linear")
+
+
+def mlp(hidden: Sequence[int] = (32,), activation: Callable = jax.nn.gelu) -> Model:
+  """A small MLP over the feature vector, beside a linear path: ``x @ w + MLP(x)``.
+
+  The linear path starts at equal weights (as :func:`linear`) and the MLP's last layer at zero, so
+  fitting starts from the rank-mean order and the MLP adds the interactions the labels support.
+  Hidden layers use LeCun-normal weights (``1/sqrt(fan_in)``) drawn from ``key``.
+
+  Args:
+    hidden: static widths of the hidden layers.
+    activation: static elementwise non-linearity.
+  """
+  hidden = tuple(int(h) for h in hidden)
+  if not hidden or min(hidden) < 1:
+    raise ValueError(f"`hidden` must be a non-empty sequence of positive widths, got {hidden}.")
+
+  def init(key, num_features: int):
+    widths = (num_features,) + hidden
+    keys = jax.random.split(key, len(hidden))
+    layers = [{"w": jax.random.normal(k, (a, b)) / jnp.sqrt(a), "b": jnp.zeros(b)}
+              for k, a, b in zip(keys, widths[:-1], widths[1:])]
+    return {"w": jnp.full((num_features,), 1.0 / num_features), "layers": layers,
+            "out": jnp.zeros(hidden[-1])}
+
+  def apply(params, x):
+    x = jnp.asarray(x)
+    h = x
+    for layer in params["layers"]:
+      h = activation(h @ layer["w"].astype(x.dtype) + layer["b"].astype(x.dtype))
+    return x @ params["w"].astype(x.dtype) + h @ params["out"].astype(x.dtype)
+
+  return Model(init, apply, "mlp")
+
+
+def fit(model: Model, features: ArrayLike, accuracy: ArrayLike, *, loss: Callable,
+        optimizer: optax.GradientTransformation, steps: int, key: jax.Array) -> FitResult:
+  """Fit ``model`` on labelled architectures by full-batch gradient descent on a rank loss.
+
+  ``loss(model.apply(params, features), accuracy)`` is minimised for ``steps`` optax updates in
+  one ``lax.scan``. Pure: the same key gives the same parameters, and the function can be jitted
+  (close over ``model``, ``loss``, ``optimizer`` and ``steps``) and vmapped over keys and label
+  sets.
+
+  Args:
+    model: a :class:`Model` (:func:`linear`, :func:`mlp`).
+    features: (N, K) features of the labelled architectures.
+    accuracy: (N,) their ground truth (higher = better).
+    loss: ``loss(pred, truth) -> scalar``, e.g. :func:`jaxnas.aggregate.diff_kendall` or a
+      ``functools.partial`` of a loss with its temperature.
+    optimizer: an optax transformation, e.g. ``optax.adam(1e-2)``.
+    steps: static number of updates (>= 1).
+    key: PRNG key for ``model.init``.
+
+  Returns:
+    :class:`FitResult` (params, (steps,) losses before each update).
+
+  Example:
+    >>> import optax, jax, jax.numpy as jnp
+    >>> from jaxnas import aggregate
+    >>> x = jnp.array([[0.1, 0.9], [0.5, 0.5], [0.9, 0.2]]); acc = jnp.array([1.0, 2.0, 3.0])
+    >>> res = aggregate.fit(aggregate.linear(), x, acc, loss=aggregate.diff_kendall,
+    ...                     optimizer=optax.adam(0.1), steps=50, key=jax.random.key(0))
+    >>> bool(res.losses[-1] < res.losses[0])
+    True
+  """
+  x = jnp.asarray(features)
+  y = jnp.asarray(accuracy)
+  if x.ndim != 2 or y.ndim != 1 or x.shape[0] != y.shape[0] or x.shape[0] < 2:
+    raise ValueError(f"`features` must be (N, K) and `accuracy` (N,) with the same N >= 2, got "
+                     f"shapes {x.shape} and {y.shape}.")
+  if not isinstance(steps, int) or steps < 1:
+    raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
+  params = model.init(key, x.shape[1])
+  objective = lambda p: loss(model.apply(p, x), y)
+
+  def step(carry, _):
+    p, state = carry
+    value, grads = jax.value_and_grad(objective)(p)
+    updates, state = optimizer.update(grads, state, p)
+    return (optax.apply_updates(p, updates), state), value
+
+  (params, _), losses = jax.lax.scan(step, (params, optimizer.init(params)), None, length=steps)
+  return FitResult(params, losses)
