@@ -31,6 +31,7 @@ from ._table import ScoreTable as ScoreTable
 from ._table import aggregate_table as aggregate_table
 from ._table import default_fit as default_fit
 from ._table import directions as directions
+from ._table import draw_labelled as draw_labelled
 from ._table import method_features as method_features
 from ._table import read_scores as read_scores
 from ._training_free import geometric_mean as geometric_mean
@@ -42,7 +43,7 @@ from ._training_free import vkdnw_single as vkdnw_single
 
 __all__ = [
     "METHODS", "NB201_FEATURES", "Aggregate", "FitResult", "Method", "Model", "ScoreTable",
-    "aggregate_table", "default_fit", "dense_rank", "diff_kendall", "directions", "fit",
+    "aggregate_table", "default_fit", "dense_rank", "diff_kendall", "directions", "draw_labelled", "fit",
     "geometric_mean", "kendall_tau", "linear", "list_mle", "log_rank", "method_features", "mlp",
     "nb201_cell_features", "normalised_ranks", "oriented", "pairwise_logistic", "random_forest",
     "rank", "rank_mean", "read_scores", "soft_rank", "soft_spearman", "spearman_rho", "te_nas",

@@ -17,7 +17,11 @@ from jax.typing import ArrayLike
 
 
 class Model(NamedTuple):
-  """A learned aggregator: ``init(key, num_features) -> params``, ``apply(params, x) -> (P,)``."""
+  """A learned aggregator: ``init(key, num_features, dtype) -> params``, ``apply(params, x) -> (P,)``.
+
+  ``init`` creates parameters of ``dtype`` (:func:`fit` passes the features' dtype), so a fit gives
+  the same numbers whether or not 64-bit JAX is enabled.
+  """
 
   init: Callable
   apply: Callable
@@ -39,9 +43,9 @@ def linear() -> Model:
   ask. A bias would not change any ranking and is omitted. The key is not used.
   """
 
-  def init(key, num_features: int):
+  def init(key, num_features: int, dtype=jnp.float32):
     del key
-    return {"w": jnp.full((num_features,), 1.0 / num_features)}
+    return {"w": jnp.full((num_features,), 1.0 / num_features, dtype)}
 
   def apply(params, x):
     return jnp.asarray(x) @ params["w"]
@@ -64,13 +68,13 @@ def mlp(hidden: Sequence[int] = (32,), activation: Callable = jax.nn.gelu) -> Mo
   if not hidden or min(hidden) < 1:
     raise ValueError(f"`hidden` must be a non-empty sequence of positive widths, got {hidden}.")
 
-  def init(key, num_features: int):
+  def init(key, num_features: int, dtype=jnp.float32):
     widths = (num_features,) + hidden
     keys = jax.random.split(key, len(hidden))
-    layers = [{"w": jax.random.normal(k, (a, b)) / jnp.sqrt(a), "b": jnp.zeros(b)}
-              for k, a, b in zip(keys, widths[:-1], widths[1:])]
-    return {"w": jnp.full((num_features,), 1.0 / num_features), "layers": layers,
-            "out": jnp.zeros(hidden[-1])}
+    layers = [{"w": jax.random.normal(k, (a, b), dtype) / jnp.sqrt(jnp.asarray(a, dtype)),
+               "b": jnp.zeros(b, dtype)} for k, a, b in zip(keys, widths[:-1], widths[1:])]
+    return {"w": jnp.full((num_features,), 1.0 / num_features, dtype), "layers": layers,
+            "out": jnp.zeros(hidden[-1], dtype)}
 
   def apply(params, x):
     x = jnp.asarray(x)
@@ -120,7 +124,10 @@ def fit(model: Model, features: ArrayLike, accuracy: ArrayLike, *, loss: Callabl
                      f"shapes {x.shape} and {y.shape}.")
   if not isinstance(steps, int) or steps < 1:
     raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
-  params = model.init(key, x.shape[1])
+  if not jnp.issubdtype(x.dtype, jnp.floating):
+    raise TypeError(f"`features` must be floating point, got dtype {x.dtype}.")
+  y = y.astype(x.dtype)
+  params = model.init(key, x.shape[1], x.dtype)
   objective = lambda p: loss(model.apply(p, x), y)
 
   def step(carry, _):

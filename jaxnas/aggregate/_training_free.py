@@ -142,7 +142,8 @@ def vkdnw_single(dim: ArrayLike, entropy: ArrayLike) -> jax.Array:
 
 
 def vkdnw_agg(dim: ArrayLike, entropy: ArrayLike, flops: ArrayLike, expressivity: ArrayLike,
-              trainability: ArrayLike, jacov: ArrayLike) -> jax.Array:
+              trainability: ArrayLike, jacov: ArrayLike, extra: ArrayLike | None = None,
+              extra_higher_is_better=None) -> jax.Array:
   """VKDNW_agg: :func:`vkdnw_single` plus FLOPs, AZ-NAS expressivity, trainability and jacov by
   log-rank aggregation. Higher = better.
 
@@ -156,8 +157,13 @@ def vkdnw_agg(dim: ArrayLike, entropy: ArrayLike, flops: ArrayLike, expressivity
   division by P (the same order). A NaN jacov is replaced by the smallest jacov of the population,
   as there; other non-finite scores rank worst (:func:`oriented`).
 
+  ``extra`` columns, if given, add their log normalised ranks to the sum (this library's
+  extension, e.g. MeCo and SWAP-reg; not in the paper).
+
   Args:
     dim, entropy, flops, expressivity, trainability, jacov: (P,) scores of the same architectures.
+    extra: optional (P, E) further score columns.
+    extra_higher_is_better: E static booleans for ``extra`` (default: all True).
 
   Returns:
     (P,) aggregate scores (<= 0).
@@ -176,4 +182,10 @@ def vkdnw_agg(dim: ArrayLike, entropy: ArrayLike, flops: ArrayLike, expressivity
   cols["jacov"] = jnp.where(nan & ~jnp.all(nan), fill, jac)
   single = vkdnw_single(d, entropy)
   stacked = jnp.stack([c.astype(d.dtype) for c in cols.values()], axis=1)
-  return jnp.log(single / p) + log_rank(stacked)
+  total = jnp.log(single / p) + log_rank(stacked)
+  if extra is None:
+    return total
+  x = _columns(extra)
+  if x.shape[0] != p:
+    raise ValueError(f"`extra` must have one row per architecture ({p}), got shape {x.shape}.")
+  return total + log_rank(x.astype(d.dtype), extra_higher_is_better)
