@@ -13,6 +13,7 @@ from ._learned import Model as Model
 from ._learned import fit as fit
 from ._learned import linear as linear
 from ._learned import mlp as mlp
+from ._learned import tune as tune
 from ._losses import diff_kendall as diff_kendall
 from ._losses import kendall_tau as kendall_tau
 from ._losses import list_mle as list_mle
@@ -46,6 +47,6 @@ __all__ = [
     "aggregate_table", "default_fit", "dense_rank", "diff_kendall", "directions", "draw_labelled", "fit",
     "geometric_mean", "kendall_tau", "linear", "list_mle", "log_rank", "method_features", "mlp",
     "nb201_cell_features", "normalised_ranks", "oriented", "pairwise_logistic", "random_forest",
-    "rank", "rank_mean", "read_scores", "soft_rank", "soft_spearman", "spearman_rho", "te_nas",
+    "rank", "rank_mean", "read_scores", "soft_rank", "soft_spearman", "spearman_rho", "te_nas", "tune",
     "vkdnw_agg", "vkdnw_single",
 ]

@@ -128,7 +128,11 @@ def fit(model: Model, features: ArrayLike, accuracy: ArrayLike, *, loss: Callabl
     raise TypeError(f"`features` must be floating point, got dtype {x.dtype}.")
   y = y.astype(x.dtype)
   params = model.init(key, x.shape[1], x.dtype)
-  objective = lambda p: loss(model.apply(p, x), y)
+  return _descend(lambda p: loss(model.apply(p, x), y), params, optimizer, steps)
+
+
+def _descend(objective, params, optimizer, steps: int) -> FitResult:
+  """``steps`` optax updates of ``params`` on ``objective`` in one ``lax.scan``."""
 
   def step(carry, _):
     p, state = carry
@@ -138,3 +142,37 @@ def fit(model: Model, features: ArrayLike, accuracy: ArrayLike, *, loss: Callabl
 
   (params, _), losses = jax.lax.scan(step, (params, optimizer.init(params)), None, length=steps)
   return FitResult(params, losses)
+
+
+def tune(score_fn: Callable, hyper, inputs, accuracy: ArrayLike, *, loss: Callable,
+         optimizer: optax.GradientTransformation, steps: int) -> FitResult:
+  """Tune a proxy's own hyperparameters by gradient descent on a rank loss over a population.
+
+  ``score_fn(hyper, input) -> scalar`` is a pure proxy (or the part of one that depends on the
+  hyperparameters, e.g. jacob_cov's regulariser k given the cell's eigenvalues, RBFleX's widths
+  given its distance matrices); it is vmapped over the leading axis of ``inputs`` and
+  ``loss(scores, accuracy)`` is minimised over ``hyper`` (traced: any pytree of float arrays, e.g.
+  a log-width) for ``steps`` optax updates. Non-finite scores should be masked by the caller
+  (they have no gradient).
+
+  Args:
+    score_fn: ``(hyper, input) -> scalar`` score, higher = better.
+    hyper: initial hyperparameters (pytree).
+    inputs: pytree of (N, ...) per-architecture inputs.
+    accuracy: (N,) ground truth of those architectures.
+    loss: ``loss(scores, accuracy) -> scalar``.
+    optimizer: an optax transformation.
+    steps: static number of updates (>= 1).
+
+  Returns:
+    :class:`FitResult` (tuned hyperparameters, (steps,) losses before each update).
+  """
+  if not isinstance(steps, int) or steps < 1:
+    raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
+  y = jnp.asarray(accuracy)
+  sizes = {leaf.shape[0] if jnp.ndim(leaf) else None for leaf in jax.tree.leaves(inputs)}
+  if sizes != {y.shape[0]} or y.ndim != 1:
+    raise ValueError(f"Every leaf of `inputs` must have a leading axis of length N = len(accuracy) "
+                     f"({y.shape}); got leading lengths {sorted(map(str, sizes))}.")
+  scores = jax.vmap(score_fn, in_axes=(None, 0))
+  return _descend(lambda h: loss(scores(h, inputs), y), hyper, optimizer, steps)

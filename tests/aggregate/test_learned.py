@@ -182,3 +182,21 @@ def test_random_forest_baseline(tables):
   keep[res.fitted] = False
   assert res.scores.shape == (len(table.index),) and len(res.fitted) == 25
   assert float(aggregate.spearman_rho(res.scores, lookup(table.index))) > 0.5
+
+
+def test_tune_moves_a_hyperparameter_toward_the_order_of_the_truth(rng):
+  x = jnp.asarray(rng.normal(size=(80, 2)), jnp.float32)
+  truth = x[:, 0] + 2.0 * x[:, 1]
+  score = lambda log_w, xi: xi[0] + jnp.exp(log_w) * xi[1]  # a "proxy" with one width
+  loss = functools.partial(aggregate.diff_kendall, alpha=4.0)
+  start = jnp.log(jnp.float32(0.05))
+  res = aggregate.tune(score, start, x, truth, loss=loss, optimizer=optax.adam(0.1), steps=100)
+  assert float(res.losses[-1]) < float(res.losses[0])
+  assert 1.0 < float(jnp.exp(res.params)) < 4.0  # the order of x0 + w x1 is that of the truth at w=2
+  # Its gradient is the derivative of the loss through the vmapped proxy (central difference).
+  f = lambda h: loss(jax.vmap(score, (None, 0))(h, x), truth)
+  h = jnp.float32(0.0)
+  fd = (f(h + 1e-2) - f(h - 1e-2)) / 2e-2
+  np.testing.assert_allclose(jax.grad(f)(h), fd, **TOL["finite_difference"])
+  with pytest.raises(ValueError, match="leading axis"):
+    aggregate.tune(score, start, x[:5], truth, loss=loss, optimizer=optax.adam(0.1), steps=2)
