@@ -152,14 +152,14 @@ def test_aggregate_table_and_cli(tables, tmp_path, capsys):
   with pytest.raises(ValueError, match="Did you mean 'rank_mean'"):
     aggregate.aggregate_table(table, "rank_maen")
   out = tmp_path / "agg.csv"
-  assert main(["aggregate", "--scores", f"{a},{b}", "--method", "mlp", "--truth", str(t),
+  assert main(["aggregate", "--scores", f"{a},{b}", "--method", "linear", "--truth", str(t),
                "--labels", "20", "--seed", "3", "--graph-features", "--out", str(out)]) == 0
   summary = capsys.readouterr().out
   assert '"labels": 20' in summary
   with open(out, newline="") as fh:
     rows = list(csv.DictReader(fh))
   assert [int(r["index"]) for r in rows] == list(table.index)
-  again = aggregate.aggregate_table(table, "mlp", truth=lambda i: aggregate.read_scores(
+  again = aggregate.aggregate_table(table, "linear", truth=lambda i: aggregate.read_scores(
       [(t, ["cifar10_test_acc"])]).column("cifar10_test_acc")[np.searchsorted(
           aggregate.read_scores([t]).index, i)], labels=20, seed=3, graph=True)
   np.testing.assert_allclose([float(r["score"]) for r in rows], again.scores, **TOL["fit_float32"])
