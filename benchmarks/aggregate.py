@@ -8,7 +8,8 @@ test accuracy only, score every cell, and are evaluated on the P - N cells NOT u
 Kendall tau-b and Spearman rho against C10 test accuracy and, as transfer (fit on C10 labels),
 against C100 test accuracy. Mean +- std over the seeds. Learned models: ``jaxnas.aggregate.linear``
 and ``mlp`` fit by ``default_fit`` (DiffKendall, alpha 2, on standardised accuracy, AdamW 0.02, 300
-steps), on the normalised ranks of the proxies, optionally with ``nb201_cell_features`` (+graph);
+steps; ``mlp_ensemble``: the mean of 5 such MLPs' standardised scores), on the normalised ranks of
+the proxies, optionally with ``nb201_cell_features`` (+graph);
 baseline: a scikit-learn random forest (200 trees) on the same features and splits. Fits are
 vmapped over the 10 seeds (one compiled program per method and N); one fit is checked against the
 CLI's unbatched path (``aggregate_table``).
@@ -52,7 +53,7 @@ FREE = ("rank_mean", "log_rank", "geometric_mean", "az_nas", "te_nas", "vkdnw_si
         "vkdnw_plus")
 PLUS = ["meco", "reg_swap"]  # vkdnw_plus: VKDNW_agg + the log ranks of these
 LEARNED = (("linear", False), ("mlp", False), ("random_forest", False), ("linear", True),
-           ("mlp", True), ("random_forest", True))
+           ("mlp", True), ("mlp_ensemble", True), ("random_forest", True))
 ANCHORS = [  # VKDNW (CVPR 2025) Table 1, all 15,625 cells: tau C10 / C100, rho C10 / C100
     ("AZ-NAS (training-free)", ".712 / .696", ".892 / .880"),
     ("VKDNW_agg (training-free)", ".750 / .753", ".919 / .919"),
@@ -74,12 +75,15 @@ def correlations(scores, c10, c100, keep):
   return a.spearman, a.kendall, b.spearman, b.kendall
 
 
-def fit_all(model, x, y, rows, seeds, loss=None, steps=300):
+def fit_all(model, x, y, rows, seeds, loss=None, steps=300, members=1):
   """Scores of every row for each seed's fit, vmapped over seeds: (S, P)."""
   x, y = jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32)
 
   def one(seed, r):
     key = jax.random.key(seed)
+    if members > 1:
+      res = aggregate.default_fit(model, x[r], y[r], key, steps=steps, members=members)
+      return aggregate.ensemble_scores(model, res.params, x)
     if loss is None:
       res = aggregate.default_fit(model, x[r], y[r], key, steps=steps)
     else:
@@ -139,7 +143,8 @@ def main() -> int:
                            for s, r in zip(seeds, draws)])
       else:
         model = aggregate.METHODS[m].fn()
-        scores = fit_all(model, feats, c10, draws, seeds)
+        members = aggregate.ENSEMBLE_MEMBERS if m == "mlp_ensemble" else 1
+        scores = fit_all(model, feats, c10, draws, seeds, members=members)
         if n == 100 and graph and m == "mlp":
           for name, loss in LOSSES.items():
             sl = fit_all(model, feats, c10, draws, seeds, loss=loss)

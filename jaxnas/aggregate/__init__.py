@@ -25,6 +25,7 @@ from ._ranks import normalised_ranks as normalised_ranks
 from ._ranks import oriented as oriented
 from ._ranks import rank as rank
 from ._ranks import soft_rank as soft_rank
+from ._table import ENSEMBLE_MEMBERS as ENSEMBLE_MEMBERS
 from ._table import METHODS as METHODS
 from ._table import Aggregate as Aggregate
 from ._table import Method as Method
@@ -32,6 +33,7 @@ from ._table import ScoreTable as ScoreTable
 from ._table import aggregate_table as aggregate_table
 from ._table import default_fit as default_fit
 from ._table import directions as directions
+from ._table import ensemble_scores as ensemble_scores
 from ._table import draw_labelled as draw_labelled
 from ._table import method_features as method_features
 from ._table import read_scores as read_scores
@@ -43,8 +45,8 @@ from ._training_free import vkdnw_agg as vkdnw_agg
 from ._training_free import vkdnw_single as vkdnw_single
 
 __all__ = [
-    "METHODS", "NB201_FEATURES", "Aggregate", "FitResult", "Method", "Model", "ScoreTable",
-    "aggregate_table", "default_fit", "dense_rank", "diff_kendall", "directions", "draw_labelled", "fit",
+    "ENSEMBLE_MEMBERS", "METHODS", "NB201_FEATURES", "Aggregate", "FitResult", "Method", "Model", "ScoreTable",
+    "aggregate_table", "default_fit", "dense_rank", "diff_kendall", "directions", "draw_labelled", "ensemble_scores", "fit",
     "geometric_mean", "kendall_tau", "linear", "list_mle", "log_rank", "method_features", "mlp",
     "nb201_cell_features", "normalised_ranks", "oriented", "pairwise_logistic", "random_forest",
     "rank", "rank_mean", "read_scores", "soft_rank", "soft_spearman", "spearman_rho", "te_nas", "tune",

@@ -143,6 +143,7 @@ def _free_generic(fn):
   return run
 
 
+ENSEMBLE_MEMBERS = 5  # members of 'mlp_ensemble'
 AZ_NAS = ("flops", "az_expressivity", "az_progressivity", "az_trainability")
 VKDNW_AGG = ("vkdnw_dim", "vkdnw", "flops", "az_expressivity", "az_trainability", "jacob_cov")
 
@@ -164,20 +165,40 @@ METHODS: dict[str, Method] = {
                          False, VKDNW_AGG, "VKDNW_agg plus the log ranks of --proxies (needs some)"),
     "linear": Method(linear, True, None, "per-proxy linear weights on normalised ranks"),
     "mlp": Method(mlp, True, None, "MLP (+ linear path) on normalised ranks"),
+    "mlp_ensemble": Method(mlp, True, None, "mean of 5 independently fitted MLPs' standardised "
+                           "scores"),
     "random_forest": Method(random_forest, True, None,
                             "scikit-learn random forest regressor on normalised ranks (baseline)"),
 }
 
 
-def default_fit(model, x, y, key, *, steps: int = 300):
+def default_fit(model, x, y, key, *, steps: int = 300, members: int = 1):
   """The fit used by :func:`aggregate_table`: DiffKendall (alpha 2) on standardised accuracy,
-  AdamW (learning rate 0.02, weight decay 1e-3), ``steps`` full-batch updates. Chosen by a small
-  sweep (alpha 0.5-10, weight decay, steps, widths) on NB201 draws disjoint from the benchmark's
-  (``benchmarks/aggregate.py``); differences were within the seed-to-seed spread."""
+  AdamW (learning rate 0.02, weight decay 1e-3), ``steps`` full-batch updates.
+
+  Chosen by a small sweep (alpha 0.5-10, weight decay, steps, widths, ensembles) on NB201 draws
+  disjoint from the benchmark's (``benchmarks/aggregate.py``); differences were within the
+  seed-to-seed spread. With ``members`` > 1, that many models are fitted independently from
+  ``jax.random.split(key, members)`` (vmapped) and the result has a leading member axis: score
+  with :func:`ensemble_scores`.
+  """
   y = (y - jnp.mean(y)) / (jnp.std(y) + 1e-12)
   loss = functools.partial(diff_kendall, alpha=2.0)
-  return fit(model, x, y, loss=loss, optimizer=optax.adamw(0.02, weight_decay=1e-3), steps=steps,
-             key=key)
+  one = lambda k: fit(model, x, y, loss=loss, optimizer=optax.adamw(0.02, weight_decay=1e-3),
+                      steps=steps, key=k)
+  if members == 1:
+    return one(key)
+  if not isinstance(members, int) or members < 1:
+    raise ValueError(f"`members` must be a positive int, got {members!r}.")
+  return jax.vmap(one)(jax.random.split(key, members))
+
+
+def ensemble_scores(model, params, x) -> jax.Array:
+  """Scores of an ensemble (params with a leading member axis, from :func:`default_fit` with
+  ``members`` > 1): the mean of each member's standardised scores over the rows of ``x``."""
+  s = jax.vmap(model.apply, in_axes=(0, None))(params, jnp.asarray(x))
+  z = (s - jnp.mean(s, axis=1, keepdims=True)) / (jnp.std(s, axis=1, keepdims=True) + 1e-12)
+  return jnp.mean(z, axis=0)
 
 
 def method_features(table: ScoreTable, method: str, proxies: Optional[Sequence[str]] = None, *,
@@ -268,7 +289,10 @@ def aggregate_table(table: ScoreTable, method: str, proxies: Optional[Sequence[s
   if method == "random_forest":
     s = random_forest(x[rows], y, x, seed=seed)
   else:
-    res = default_fit(m.fn(), jnp.asarray(x[rows]), jnp.asarray(y, jnp.float32),
-                      jax.random.key(seed), steps=steps)
-    s = m.fn().apply(res.params, jnp.asarray(x))
+    model = m.fn()
+    members = ENSEMBLE_MEMBERS if method == "mlp_ensemble" else 1
+    res = default_fit(model, jnp.asarray(x[rows]), jnp.asarray(y, jnp.float32),
+                      jax.random.key(seed), steps=steps, members=members)
+    s = (ensemble_scores(model, res.params, x) if members > 1
+         else model.apply(res.params, jnp.asarray(x)))
   return Aggregate(np.asarray(s, np.float64), names, rows)

@@ -64,6 +64,18 @@ def test_fit_jits_and_vmaps_over_keys_and_label_sets(problem):
     np.testing.assert_allclose(batched[s], one(s, rows[s]), **TOL["fit_float32"])
 
 
+def test_ensemble_members_are_independent_fits(problem):
+  x, y = problem
+  model = aggregate.mlp((8,))
+  res = aggregate.default_fit(model, x, y, jax.random.key(3), steps=40, members=3)
+  assert res.losses.shape == (3, 40)
+  keys = jax.random.split(jax.random.key(3), 3)
+  alone = [aggregate.default_fit(model, x, y, k, steps=40) for k in keys]
+  z = [(s - s.mean()) / (s.std() + 1e-12) for s in (model.apply(a.params, x) for a in alone)]
+  np.testing.assert_allclose(aggregate.ensemble_scores(model, res.params, x), np.mean(z, 0),
+                             **TOL["fit_float32"])
+
+
 def test_fit_errors_name_the_argument(problem):
   x, y = problem
   with pytest.raises(ValueError, match="`features` must be"):
