@@ -1,4 +1,4 @@
-"""Command line: ``jaxnas score``, ``correlate`` and ``aggregate`` (a thin adapter over the public API)."""
+"""Command line: ``jaxnas score``, ``correlate``, ``aggregate`` (a thin adapter over the public API)."""
 
 from __future__ import annotations
 

@@ -45,10 +45,10 @@ from ._training_free import vkdnw_agg as vkdnw_agg
 from ._training_free import vkdnw_single as vkdnw_single
 
 __all__ = [
-    "ENSEMBLE_MEMBERS", "METHODS", "NB201_FEATURES", "Aggregate", "FitResult", "Method", "Model", "ScoreTable",
-    "aggregate_table", "default_fit", "dense_rank", "diff_kendall", "directions", "draw_labelled", "ensemble_scores", "fit",
-    "geometric_mean", "kendall_tau", "linear", "list_mle", "log_rank", "method_features", "mlp",
-    "nb201_cell_features", "normalised_ranks", "oriented", "pairwise_logistic", "random_forest",
-    "rank", "rank_mean", "read_scores", "soft_rank", "soft_spearman", "spearman_rho", "te_nas", "tune",
-    "vkdnw_agg", "vkdnw_single",
+    "ENSEMBLE_MEMBERS", "METHODS", "NB201_FEATURES", "Aggregate", "FitResult", "Method", "Model",
+    "ScoreTable", "aggregate_table", "default_fit", "dense_rank", "diff_kendall", "directions",
+    "draw_labelled", "ensemble_scores", "fit", "geometric_mean", "kendall_tau", "linear",
+    "list_mle", "log_rank", "method_features", "mlp", "nb201_cell_features", "normalised_ranks",
+    "oriented", "pairwise_logistic", "random_forest", "rank", "rank_mean", "read_scores",
+    "soft_rank", "soft_spearman", "spearman_rho", "te_nas", "tune", "vkdnw_agg", "vkdnw_single",
 ]

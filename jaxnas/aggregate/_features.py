@@ -9,8 +9,9 @@ from jax.typing import ArrayLike
 # Edge positions (in NB201 encoding order, jaxnas.spaces.NB201_EDGES = 1<-0, 2<-0, 2<-1, 3<-0,
 # 3<-1, 3<-2) of the four input -> output paths: 0-3, 0-1-3, 0-2-3, 0-1-2-3.
 _PATHS = ((3,), (0, 4), (1, 5), (0, 2, 5))
-_NUM_OPS = 5  # jaxnas.spaces.NB201_OPS: none, skip_connect, nor_conv_1x1, nor_conv_3x3, avg_pool_3x3
-# Op subsets whose all-S paths GRAF counts: convolutions, 3x3 only, convolutions or skip, any op but none.
+_NUM_OPS = 5  # jaxnas.spaces.NB201_OPS: none, skip, conv 1x1, conv 3x3, avg pool 3x3
+# Op subsets S whose all-S paths are counted: convolutions, 3x3 only, convolutions or skip, any
+# op but none.
 _OP_SETS = ((2, 3), (3,), (1, 2, 3), (1, 2, 3, 4))
 
 #: Names of the columns of :func:`nb201_cell_features`, in order.

@@ -97,7 +97,8 @@ def naive_cell_features(enc):
 
 
 def test_cell_features_against_a_naive_path_walk(rng):
-  cells = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+  conv = "nor_conv_3x3"
+  cells = [f"|{conv}~0|+|{conv}~0|{conv}~1|+|{conv}~0|{conv}~1|{conv}~2|",
            "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"]
   enc = np.concatenate([np.stack([nb201.encode(c) for c in cells]),
                         rng.integers(0, 5, size=(40, 6))])
