@@ -52,6 +52,7 @@ SAMPLE = [
 ]
 FREE = ("rank_mean", "log_rank", "geometric_mean", "az_nas", "te_nas", "vkdnw_single", "vkdnw",
         "vkdnw_plus")
+LABELS = "10,20,50,100,500,1000"
 PLUS = ["meco", "reg_swap"]  # vkdnw_plus: VKDNW_agg + the log ranks of these
 LEARNED = (("linear", False), ("mlp", False), ("random_forest", False), ("linear", True),
            ("mlp", True), ("mlp_ensemble", True), ("random_forest", True))
@@ -105,7 +106,8 @@ def main() -> int:
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--scores", help="comma-separated score tables (default: the 1,000-cell sample)")
   ap.add_argument("--truth", default=str(SHARED / "nb201_cifar.csv"))
-  ap.add_argument("--labels", default="10,20,50,100,500", help="N values for the learned methods")
+  ap.add_argument("--labels", default=LABELS,
+                  help="N values for the learned methods (those >= the table's rows are skipped)")
   ap.add_argument("--seeds", type=int, default=10)
   ap.add_argument("--out", default=str(RESULTS / "aggregate_nb201"))
   args = ap.parse_args()
@@ -180,7 +182,7 @@ def write(args, table, proxies, rows_out, losses_rows, agree, wall, ns, sources)
   for r in rows_out:
     groups.setdefault((r[0], r[1], r[2]), []).append(r[4:])
   cmd = "python benchmarks/aggregate.py" + (f" --scores {args.scores}" if args.scores else "")
-  cmd += "" if args.labels == "10,20,50,100,500" else f" --labels {args.labels}"
+  cmd += "" if args.labels == LABELS else f" --labels {args.labels}"
   lines = [
       "# Proxy aggregation on NB201: training-free and learned, vs 200-epoch test accuracy", "",
       f"Produced by `{cmd}` (repository root, `../shared` beside it) in {wall / 60:.1f} min on a "
@@ -189,8 +191,10 @@ def write(args, table, proxies, rows_out, losses_rows, agree, wall, ns, sources)
       f"proxies ({len(proxies)}): {', '.join(proxies)}. Learned methods fit on N cells "
       f"(C10 test accuracy only; {args.seeds} seeds) and are evaluated on the other "
       f"{len(table.index)} - N cells; N = 0 rows are training-free and evaluated on every cell. "
-      "C100 columns of learned rows are transfer (fitted on C10 labels). On the 1,000-cell sample "
-      "the largest N is 500 (N = 1000 would leave nothing to evaluate).", "",
+      "C100 columns of learned rows are transfer (fitted on C10 labels). "
+      f"N values run: {', '.join(map(str, ns))}"
+      + (" (on a 1,000-cell table N = 1000 would leave nothing to evaluate)."
+         if len(table.index) <= 1000 else "."), "",
       "Kendall tau-b and Spearman rho, mean ± std over seeds:", "",
       "| method | features | N | tau C10 | rho C10 | tau C100 | rho C100 |",
       "|---|---|---|---|---|---|---|",
@@ -262,7 +266,7 @@ def plot(groups, path, ns):
     ax.set_xlabel("N labelled cells")
     ax.set_ylabel("Spearman rho on unlabelled cells")
     ax.set_title(title, fontsize=10)
-  axes[0].legend(fontsize=7, loc="lower right")
+  axes[0].legend(fontsize=7, loc="center right")
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)

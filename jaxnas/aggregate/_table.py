@@ -100,8 +100,9 @@ def read_scores(sources: Sequence) -> ScoreTable:
     idx, a, cols, vals = _read_one(path, columns)
     for c in cols:
       if c in origin:
-        raise ValueError(f"Proxy column {c!r} is in both {origin[c]} and {path}; select columns "
-                         "so that each name comes from one file.")
+        raise ValueError(f"Proxy column {c!r} is in both {origin[c]} and {path}; each name must "
+                         "come from one file: pass a copy of one without that column, or (Python) "
+                         "select columns with read_scores([(path, [column, ...]), ...]).")
       origin[c] = str(path)
     order = np.argsort(idx)
     idx, a, vals = idx[order], a[order], vals[order]
