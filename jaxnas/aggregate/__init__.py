@@ -25,6 +25,7 @@ from ._ranks import normalised_ranks as normalised_ranks
 from ._ranks import oriented as oriented
 from ._ranks import rank as rank
 from ._ranks import soft_rank as soft_rank
+from ._ranks import soft_sort as soft_sort
 from ._table import ENSEMBLE_MEMBERS as ENSEMBLE_MEMBERS
 from ._table import METHODS as METHODS
 from ._table import Aggregate as Aggregate
@@ -50,5 +51,5 @@ __all__ = [
     "draw_labelled", "ensemble_scores", "fit", "geometric_mean", "kendall_tau", "linear",
     "list_mle", "log_rank", "method_features", "mlp", "nb201_cell_features", "normalised_ranks",
     "oriented", "pairwise_logistic", "random_forest", "rank", "rank_mean", "read_scores",
-    "soft_rank", "soft_spearman", "spearman_rho", "te_nas", "tune", "vkdnw_agg", "vkdnw_single",
+    "soft_rank", "soft_sort", "soft_spearman", "spearman_rho", "te_nas", "tune", "vkdnw_agg", "vkdnw_single",
 ]

@@ -1,4 +1,4 @@
-"""Rank transforms: the non-finite policy, hard (average and dense) ranks and soft ranks, in JAX.
+"""Rank transforms: the non-finite policy, hard (average, dense) and soft ranks, soft sort, in JAX.
 
 Every rank in jaxnas runs 1 = worst .. P = best over a population of P architectures, after
 :func:`oriented` has turned a score column into "larger = better" with every non-finite value worst.
@@ -123,6 +123,34 @@ def soft_rank(scores: ArrayLike, *, regularization: ArrayLike = 0.1,
   # inf - inf is NaN: two non-finite scores tie (difference 0), as in `rank`.
   d = jnp.where(jnp.isneginf(s)[:, None] & jnp.isneginf(s)[None, :], 0.0, d)
   return 0.5 + jnp.sum(jax.nn.sigmoid(d / eps), axis=1)
+
+
+def soft_sort(scores: ArrayLike, *, regularization: ArrayLike = 0.1) -> jax.Array:
+  """Differentiable ascending sort: NeuralSort's relaxed permutation applied to the scores.
+
+  .. math:: \\hat P_{i\\cdot} = \\mathrm{softmax}\\big(((P + 1 - 2i)\\,s - A_s \\mathbf 1) /
+     \\varepsilon\\big), \\quad (A_s)_{jk} = |s_j - s_k|
+
+  gives the scores in descending order as ``P_hat @ s`` (Grover et al. 2019, NeuralSort, Eq. 5;
+  row i of P_hat is a softmax that tends to the indicator of the i-th largest score); the result is
+  reversed to ascending order, like ``jnp.sort``. As ``regularization`` -> 0 it tends to the exact
+  sort (ties give the tied value). O(P^2). Scores must be finite (pass them through
+  :func:`oriented` and handle the non-finite ones first: a -inf makes every output NaN).
+
+  Args:
+    scores: (P,) finite scores.
+    regularization: epsilon > 0, traced.
+
+  Returns:
+    (P,) softly sorted scores, ascending.
+  """
+  s = _vector(scores, "scores")
+  p = s.shape[0]
+  eps = jnp.asarray(regularization, s.dtype)
+  b = jnp.sum(jnp.abs(s[:, None] - s[None, :]), axis=1)
+  scale = (p + 1 - 2 * jnp.arange(1, p + 1)).astype(s.dtype)
+  perm = jax.nn.softmax((scale[:, None] * s[None, :] - b[None, :]) / eps, axis=1)
+  return (perm @ s)[::-1]
 
 
 def normalised_ranks(columns: ArrayLike, higher_is_better=None) -> jax.Array:

@@ -71,6 +71,23 @@ def test_soft_rank_agrees_with_ott_at_small_regularization(rng):
   np.testing.assert_array_equal(np.argsort(ours), np.argsort(ott))
 
 
+def test_soft_sort_tends_to_the_sort(rng):
+  x = rng.normal(size=30)
+  with jax.enable_x64(True):
+    errs = [np.max(np.abs(np.asarray(aggregate.soft_sort(x, regularization=r)) - np.sort(x)))
+            for r in (1.0, 0.1, 1e-3, 1e-6)]
+  assert errs[0] > errs[1] > errs[2] >= errs[3] and errs[3] < 1e-9
+  g = jax.grad(lambda s: aggregate.soft_sort(s, regularization=0.5)[-1])(jnp.asarray(x, jnp.float32))
+  assert np.all(np.isfinite(g)) and float(jnp.sum(g)) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_soft_sort_agrees_with_ott_at_small_regularization(rng):
+  soft_sort = pytest.importorskip("ott.tools.soft_sort", reason="ott-jax is an optional extra")
+  x = jnp.asarray(rng.normal(size=12), jnp.float32)
+  np.testing.assert_allclose(aggregate.soft_sort(x, regularization=1e-3),
+                             soft_sort.sort(x, epsilon=1e-4), atol=0.01)
+
+
 def test_normalised_ranks_and_errors():
   x = np.array([[1.0, 5.0], [2.0, 4.0], [3.0, np.nan]])
   np.testing.assert_allclose(aggregate.normalised_ranks(x, [True, False]),
