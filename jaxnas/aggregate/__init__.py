@@ -51,5 +51,6 @@ __all__ = [
     "draw_labelled", "ensemble_scores", "fit", "geometric_mean", "kendall_tau", "linear",
     "list_mle", "log_rank", "method_features", "mlp", "nb201_cell_features", "normalised_ranks",
     "oriented", "pairwise_logistic", "random_forest", "rank", "rank_mean", "read_scores",
-    "soft_rank", "soft_sort", "soft_spearman", "spearman_rho", "te_nas", "tune", "vkdnw_agg", "vkdnw_single",
+    "soft_rank", "soft_sort", "soft_spearman", "spearman_rho", "te_nas", "tune", "vkdnw_agg",
+    "vkdnw_single",
 ]
