@@ -30,8 +30,10 @@ def nb201_cell_features(encodings: ArrayLike) -> jax.Array:
   convolutions, convolutions and skip, any op but none) the number of input -> output paths whose
   edges all lie in S (/4) and the shortest and longest such path in edges (/3, 0 if none); and the
   most convolutions on one path that carries signal (no ``none`` edge; /3). Follows the feature
-  families of GRAF (Kadlecova et al. 2024, gabikadlecova/zc_combine ``zc_combine/features``:
-  op counts, min/max path length over op subsets); the exact subset list is this library's.
+  families of GRAF (Kadlecova et al. 2024; gabikadlecova/zc_combine @ 311f8d1
+  ``zc_combine/features/nasbench201.py``: ``op_count``, ``min_path_len``, ``max_op_on_path``);
+  the op subsets are this library's choice, and GRAF's ``op_on_position`` and ``node_degree``
+  are not included.
 
   Args:
     encodings: (P, 6) integer NB201 encodings (:func:`jaxnas.spaces.nb201.encode`).

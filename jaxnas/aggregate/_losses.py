@@ -54,7 +54,7 @@ def diff_kendall(pred: ArrayLike, truth: ArrayLike, *, alpha: ArrayLike = 0.5) -
   .. math:: L = -\\frac{\\sum_{i \\ne j} [\\sigma(a\\,\\Delta p_{ij}) - \\sigma(-a\\,\\Delta p_{ij})]
      [\\sigma(a\\,\\Delta t_{ij}) - \\sigma(-a\\,\\Delta t_{ij})]}{P(P-1)/2}
 
-  Follows pprp/PicoNAS @ c999f59 ``piconas/core/losses/diffkd.py`` (``diffkendall``, alpha = 0.5,
+  Follows pprp/PicoNAS @ 4595a23 ``piconas/core/losses/diffkd.py`` (``diffkendall``, alpha = 0.5,
   beta = 1): the same ``alpha`` scales both differences, so ``truth``'s units matter (accuracy in
   percent there). The sum runs over ordered pairs, each pair twice, so L is in [-2, 2]; as
   ``alpha`` -> infinity (temperature 1/alpha -> 0) every bracket tends to the sign of the
