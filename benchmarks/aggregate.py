@@ -183,6 +183,7 @@ def write(args, table, proxies, rows_out, losses_rows, agree, wall, ns, sources)
     groups.setdefault((r[0], r[1], r[2]), []).append(r[4:])
   cmd = "python benchmarks/aggregate.py" + (f" --scores {args.scores}" if args.scores else "")
   cmd += "" if args.labels == LABELS else f" --labels {args.labels}"
+  cmd += "" if args.seeds == 10 else f" --seeds {args.seeds}"
   lines = [
       "# Proxy aggregation on NB201: training-free and learned, vs 200-epoch test accuracy", "",
       f"Produced by `{cmd}` (repository root, `../shared` beside it) in {wall / 60:.1f} min on a "
