@@ -2,11 +2,13 @@
 
 Data flows one way: ``spaces`` (encodings) -> ``models`` (Flax networks, the only Flax import) ->
 ``proxies`` and ``ntk`` (pure scores and kernels) -> ``population`` (one compiled program per population) -> ``evaluate``;
+``aggregate`` combines proxy scores (training-free or learned, differentiable);
 ``data`` supplies batches and benchmark tables; ``cli`` is a thin adapter.
 """
 
 __version__ = "0.1.0"
 
+from jaxnas import aggregate as aggregate
 from jaxnas import data as data
 from jaxnas import evaluate as evaluate
 from jaxnas import models as models
@@ -15,4 +17,5 @@ from jaxnas import population as population
 from jaxnas import proxies as proxies
 from jaxnas import spaces as spaces
 
-__all__ = ["data", "evaluate", "models", "ntk", "population", "proxies", "spaces", "__version__"]
+__all__ = ["aggregate", "data", "evaluate", "models", "ntk", "population", "proxies", "spaces",
+           "__version__"]

@@ -1,4 +1,4 @@
-"""Command line: ``jaxnas score`` and ``jaxnas correlate`` (a thin adapter over the public API)."""
+"""Command line: ``jaxnas score``, ``correlate``, ``aggregate`` (a thin adapter over the public API)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 import jaxnas
-from jaxnas import data, evaluate, models, population, proxies, spaces
+from jaxnas import aggregate, data, evaluate, models, population, proxies, spaces
 
 def _batch_sizes(plist, batch_size: str) -> dict:
   """Per-proxy batch size: 'ref' = each reference's own (``Proxy.batch_size``); proxies that read
@@ -208,6 +208,25 @@ def _csv_column(path: Path, rows, lines, name: str, kind) -> list:
   return values
 
 
+def cmd_aggregate(args) -> int:
+  table = aggregate.read_scores([p for p in args.scores.split(",") if p])
+  names = [n for n in args.proxies.split(",") if n] if args.proxies else None
+  truth = None
+  if args.truth:
+    gt = data.load_table(args.truth)
+    truth = lambda idx: gt.lookup(idx, args.column)
+  res = aggregate.aggregate_table(table, args.method, names, truth=truth, labels=args.labels,
+                                  seed=args.seed, graph=args.graph_features)
+  out = Path(args.out)
+  out.parent.mkdir(parents=True, exist_ok=True)
+  population.write_rows(out, ["index", "arch", "score"],
+                        [[int(i), a, repr(float(v))] for i, a, v in zip(table.index, table.arch, res.scores)])
+  print(json.dumps({"out": str(out), "rows": len(table.index), "method": args.method,
+                    "proxies": list(res.proxies), "labels": len(res.fitted), "seed": args.seed,
+                    "graph_features": args.graph_features}, indent=1))
+  return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
   ap = argparse.ArgumentParser(prog="jaxnas", description="Training-free NAS in JAX.")
   ap.add_argument("--version", action="version", version=f"jaxnas {jaxnas.__version__}")
@@ -271,6 +290,20 @@ def build_parser() -> argparse.ArgumentParser:
                       "for non-negative scores spanning more than 3 decades, else linear)")
   c.add_argument("--json", help="also write the correlations as JSON")
   c.set_defaults(func=cmd_correlate)
+  g = sub.add_parser("aggregate", help="combine proxy score tables into one score per architecture")
+  g.add_argument("--scores", required=True,
+                 help="TABLE[,TABLE...]: score CSVs (.csv or .csv.gz) joined on index")
+  g.add_argument("--method", required=True, help=f"one of: {', '.join(aggregate.METHODS)}")
+  g.add_argument("--proxies", help="comma-separated proxy columns (default: every proxy column)")
+  g.add_argument("--truth", help="ground-truth CSV (learned methods): index and --column")
+  g.add_argument("--column", default="cifar10_test_acc")
+  g.add_argument("--labels", type=int, default=0,
+                 help="learned methods: fit on this many rows of the table drawn with --seed")
+  g.add_argument("--seed", type=int, default=0)
+  g.add_argument("--graph-features", action="store_true",
+                 help="learned methods: add NB201 cell features (op counts, path lengths)")
+  g.add_argument("--out", default="aggregate.csv", help="CSV: index, arch, score")
+  g.set_defaults(func=cmd_aggregate)
   return ap
 
 

@@ -21,6 +21,11 @@ TOL = {
     "float32": dict(rtol=1e-5, atol=1e-6),
     "logdet_float32": dict(rtol=1e-3),
     "logdet_float64": dict(rtol=1e-8),
+    # Results of an iterated float32 optimisation (hundreds of optax steps) reached by two
+    # programs (vmapped vs not, x64 on vs off): rounding differences grow over the steps.
+    "fit_float32": dict(rtol=1e-4, atol=1e-4),
+    # A float32 gradient against a central difference of step 1e-2.
+    "finite_difference": dict(rtol=1e-2),
 }
 
 # Correctness tests compile many small programs; XLA's backend optimisation only costs time there.

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import NamedTuple, Optional, Sequence
 
+import jax
 import numpy as np
 from scipy import stats
+
+from jaxnas import aggregate
 
 
 class Correlation(NamedTuple):
@@ -20,13 +23,14 @@ class Correlation(NamedTuple):
 def oriented_scores(scores, *, higher_is_better: bool = True) -> np.ndarray:
   """Scores oriented so that larger = better, with every non-finite score mapped to worst.
 
-  This is the one place where jaxnas decides what NaN/+-inf mean: proxies return them as they are
-  (a singular kernel gives -inf, a network whose output ignores its input gives NaN), and ranking
-  treats all of them as the worst possible score (-inf after orientation, ties among themselves).
+  A float64 NumPy front end of :func:`jaxnas.aggregate.oriented`, the one place where jaxnas
+  decides what NaN/+-inf mean: proxies return them as they are (a singular kernel gives -inf, a
+  network whose output ignores its input gives NaN), and ranking treats all of them as the worst
+  possible score (-inf after orientation, ties among themselves).
   """
-  s = np.asarray(scores, np.float64)
-  s = s if higher_is_better else -s
-  return np.where(np.isfinite(s), s, -np.inf)
+  with jax.enable_x64(True):  # scoped: float64 scores (synflow's exceed float32) stay float64
+    return np.asarray(aggregate.oriented(np.asarray(scores, np.float64),
+                                         higher_is_better=higher_is_better), np.float64)
 
 
 def rank_correlation(scores, truth, *, higher_is_better: bool = True) -> Correlation:
