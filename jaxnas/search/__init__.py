@@ -1,0 +1,46 @@
+"""Search: pure strategies (``init`` / ``ask`` / ``tell`` over a state pytree), fitness sources
+(score tables, the training-based query, live scoring) and a driver. Never imports Flax.
+
+Example:
+  >>> import jax
+  >>> from jaxnas import search, spaces
+  >>> strategy = search.regularized_evolution(spaces.nb201, population_size=10, sample_size=3)
+  >>> state = strategy.init(jax.random.key(0))
+  >>> encodings, state = strategy.ask(jax.random.key(1), state)
+"""
+
+from ._base import Strategy as Strategy
+from ._base import finite_or_worst as finite_or_worst
+from ._gp import GPPosterior as GPPosterior
+from ._gp import fit_lengthscale as fit_lengthscale
+from ._gp import gp_fit as gp_fit
+from ._gp import gp_predict as gp_predict
+from ._gp import log_marginal_likelihood as log_marginal_likelihood
+from ._gp import matern52 as matern52
+from ._robot import ROBOT_PROXIES as ROBOT_PROXIES
+from ._robot import RoBoTState as RoBoTState
+from ._robot import minmax_columns as minmax_columns
+from ._robot import robot as robot
+from ._run import FitnessSource as FitnessSource
+from ._run import SearchResult as SearchResult
+from ._run import best_so_far as best_so_far
+from ._run import live_fitness as live_fitness
+from ._run import run as run
+from ._run import run_jit as run_jit
+from ._run import table_fitness as table_fitness
+from ._space import TraceableSpace as TraceableSpace
+from ._space import traceable as traceable
+from ._strategies import EvolutionState as EvolutionState
+from ._strategies import RandomState as RandomState
+from ._strategies import naswot as naswot
+from ._strategies import random_search as random_search
+from ._strategies import regularized_evolution as regularized_evolution
+from ._strategies import swap_nas as swap_nas
+
+__all__ = [
+    "EvolutionState", "FitnessSource", "GPPosterior", "ROBOT_PROXIES", "RandomState", "RoBoTState",
+    "SearchResult", "Strategy", "TraceableSpace", "best_so_far", "finite_or_worst",
+    "fit_lengthscale", "gp_fit", "gp_predict", "live_fitness", "log_marginal_likelihood",
+    "matern52", "minmax_columns", "naswot", "random_search", "regularized_evolution", "robot",
+    "run", "run_jit", "swap_nas", "table_fitness", "traceable",
+]
