@@ -11,12 +11,21 @@ Example:
 
 from ._base import Strategy as Strategy
 from ._base import finite_or_worst as finite_or_worst
+from ._bo import acquisition as acquisition
+from ._bo import maximise_acquisition as maximise_acquisition
+from ._experiment import STRATEGIES as STRATEGIES
+from ._experiment import build_strategy as build_strategy
+from ._experiment import fitness_for as fitness_for
+from ._experiment import report as report
 from ._gp import GPPosterior as GPPosterior
 from ._gp import fit_lengthscale as fit_lengthscale
 from ._gp import gp_fit as gp_fit
 from ._gp import gp_predict as gp_predict
 from ._gp import log_marginal_likelihood as log_marginal_likelihood
 from ._gp import matern52 as matern52
+from ._hnas import HNAS_PROXIES as HNAS_PROXIES
+from ._hnas import HNASState as HNASState
+from ._hnas import hnas as hnas
 from ._robot import ROBOT_PROXIES as ROBOT_PROXIES
 from ._robot import RoBoTState as RoBoTState
 from ._robot import minmax_columns as minmax_columns
@@ -38,9 +47,11 @@ from ._strategies import regularized_evolution as regularized_evolution
 from ._strategies import swap_nas as swap_nas
 
 __all__ = [
-    "EvolutionState", "FitnessSource", "GPPosterior", "ROBOT_PROXIES", "RandomState", "RoBoTState",
-    "SearchResult", "Strategy", "TraceableSpace", "best_so_far", "finite_or_worst",
-    "fit_lengthscale", "gp_fit", "gp_predict", "live_fitness", "log_marginal_likelihood",
-    "matern52", "minmax_columns", "naswot", "random_search", "regularized_evolution", "robot",
-    "run", "run_jit", "swap_nas", "table_fitness", "traceable",
+    "EvolutionState", "FitnessSource", "GPPosterior", "HNASState", "HNAS_PROXIES",
+    "ROBOT_PROXIES", "RandomState", "RoBoTState", "STRATEGIES", "SearchResult", "Strategy",
+    "TraceableSpace", "acquisition", "best_so_far", "build_strategy", "finite_or_worst",
+    "fit_lengthscale", "fitness_for", "gp_fit", "gp_predict", "hnas", "live_fitness",
+    "log_marginal_likelihood", "matern52", "maximise_acquisition", "minmax_columns", "naswot",
+    "random_search", "regularized_evolution", "report", "robot", "run", "run_jit", "swap_nas",
+    "table_fitness", "traceable",
 ]

@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._base import Strategy, check_positive_int, finite_or_worst
-from ._gp import gp_fit, gp_predict, matern52
+from ._bo import maximise_acquisition
+from ._gp import gp_fit
 from ._space import traceable
 
 #: RoBoT's default proxies (``--training_free_metrics``), in its order.
@@ -74,8 +75,7 @@ def robot(space, scores, *, budget: int = 20, kappa: float = 2.576, n_warmup: in
 
   Follows hzf1174/RoBoT @ search_nb201.py with bayesian-optimization 1.2.0 (one random point,
   then ``n_iter = T - 1`` UCB suggestions; opt_weights updated on ``>=``). The acquisition
-  maximiser is its shape under ``jit``: the best of `n_warmup` uniform points, then projected
-  gradient ascent from `n_seeds` uniform starts (instead of scipy's L-BFGS-B), keeping the best.
+  maximiser is bayes_opt's under ``jit`` (:func:`maximise_acquisition`).
 
   Args:
     space: a jaxnas space or :class:`TraceableSpace`.
@@ -103,36 +103,11 @@ def robot(space, scores, *, budget: int = 20, kappa: float = 2.576, n_warmup: in
   blocked = jnp.asarray(~np.isfinite(s).any(axis=1))
   k = s.shape[1]
 
-  def acquisition(post, w):
-    mean, std = gp_predict(post, w)
-    return mean + kappa * std
-
-  def smooth_acquisition(post, w):  # differentiable at training points (std = 0 there)
-    mean, _ = gp_predict(post, w[None])
-    kq = jnp.where(post.mask[None, :], matern52(w[None], post.x, lengthscale=post.lengthscale), 0.0)
-    v = jax.scipy.linalg.solve_triangular(post.chol, kq.T, lower=True)
-    var = jnp.maximum(1.0 - jnp.sum(v * v), 0.0)
-    return mean[0] + kappa * jnp.sqrt(var + 1e-12) * post.y_std
-
   def suggest(key, state):
     mask = jnp.arange(budget) < state.count
     post = gp_fit(state.weights, state.values, mask, alpha=alpha)
-    kw, ks = jax.random.split(key)
-    tries = jax.random.uniform(kw, (n_warmup, k), dtype, -1.0, 1.0)
-    ys = acquisition(post, tries)
-    best_w, best_a = tries[jnp.argmax(ys)], jnp.max(ys)
-    seeds = jax.random.uniform(ks, (n_seeds, k), dtype, -1.0, 1.0)
-    grad = jax.grad(lambda w: smooth_acquisition(post, w))
-
-    def step(i, w):
-      g = grad(w)
-      lr = 0.1 / (1.0 + i)
-      return jnp.clip(w + lr * g / (jnp.linalg.norm(g) + 1e-12), -1.0, 1.0)
-
-    refined = jax.vmap(lambda w: jax.lax.fori_loop(0, ascent_steps, step, w))(seeds)
-    ra = acquisition(post, refined)
-    j = jnp.argmax(ra)
-    return jnp.where(ra[j] >= best_a, refined[j], best_w)
+    return maximise_acquisition(key, post, -jnp.ones(k), jnp.ones(k), kind="ucb", kappa=kappa,
+                                n_warmup=n_warmup, n_seeds=n_seeds, ascent_steps=ascent_steps)
 
   def init(key):
     del key

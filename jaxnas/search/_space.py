@@ -79,9 +79,9 @@ class TraceableSpace:
     the other ``choices[pos] - 1`` values.
     """
     kpos, kval = jax.random.split(key)
-    pos = jax.random.randint(kpos, (), 0, len(self.choices))
+    pos = jax.random.randint(kpos, (), 0, len(self.choices), jnp.int32)
     base = self._choices[pos]
-    shift = jax.random.randint(kval, (), 1, base)
+    shift = jax.random.randint(kval, (), 1, base, jnp.int32)
     enc = jnp.asarray(enc, jnp.int32)
     return enc.at[pos].set((enc[pos] + shift) % base)
 

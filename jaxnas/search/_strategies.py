@@ -140,7 +140,7 @@ def regularized_evolution(space, *, population_size: int = 10, sample_size: int 
 
   def child(key, state):
     ksel, kmut, kfall = jax.random.split(key, 3)
-    members = jax.random.randint(ksel, (sample_n,), 0, pop_n)
+    members = jax.random.randint(ksel, (sample_n,), 0, pop_n, jnp.int32)
     parent = state.population[members[jnp.argmax(state.fitness[members])]]
 
     def cond(c):
