@@ -262,6 +262,10 @@ def cmd_search(args) -> int:
       "query_cost_note": f"summed {args.cost_column} of the queried cells (benchmark's recorded "
                          "training seconds, not measured here)" if args.cost_column else None,
   }
+  if args.strategy == "mtf_pdns":  # its answer is a front, not one cell
+    acc = {c: v for c, v in report_cols.items() if c.endswith("test_acc")}
+    settings.update(search.pareto_report(result, scores, used, acc, scores["flops"])
+                    if "flops" in scores and acc else {})
   out = search.report(result, space, truth=report_cols, settings=settings)
   if args.out:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,8 @@ from ._bo import maximise_acquisition as maximise_acquisition
 from ._experiment import STRATEGIES as STRATEGIES
 from ._experiment import build_strategy as build_strategy
 from ._experiment import fitness_for as fitness_for
+from ._experiment import pareto_report as pareto_report
+from ._experiment import pdns_objectives as pdns_objectives
 from ._experiment import report as report
 from ._gp import GPPosterior as GPPosterior
 from ._gp import fit_lengthscale as fit_lengthscale
@@ -26,6 +28,18 @@ from ._gp import matern52 as matern52
 from ._hnas import HNAS_PROXIES as HNAS_PROXIES
 from ._hnas import HNASState as HNASState
 from ._hnas import hnas as hnas
+from ._pareto import dominance_matrix as dominance_matrix
+from ._pareto import dominates as dominates
+from ._pareto import hypervolume_2d as hypervolume_2d
+from ._pareto import igd as igd
+from ._pareto import igd_plus as igd_plus
+from ._pareto import non_dominated as non_dominated
+from ._pareto import non_dominated_sort as non_dominated_sort
+from ._pdns import PDNS_OBJECTIVES as PDNS_OBJECTIVES
+from ._pdns import PDNSState as PDNSState
+from ._pdns import front_indicators as front_indicators
+from ._pdns import mtf_pdns as mtf_pdns
+from ._pdns import pdns_archive as pdns_archive
 from ._robot import ROBOT_PROXIES as ROBOT_PROXIES
 from ._robot import RoBoTState as RoBoTState
 from ._robot import minmax_columns as minmax_columns
@@ -48,10 +62,12 @@ from ._strategies import swap_nas as swap_nas
 
 __all__ = [
     "EvolutionState", "FitnessSource", "GPPosterior", "HNASState", "HNAS_PROXIES",
-    "ROBOT_PROXIES", "RandomState", "RoBoTState", "STRATEGIES", "SearchResult", "Strategy",
-    "TraceableSpace", "acquisition", "best_so_far", "build_strategy", "finite_or_worst",
-    "fit_lengthscale", "fitness_for", "gp_fit", "gp_predict", "hnas", "live_fitness",
-    "log_marginal_likelihood", "matern52", "maximise_acquisition", "minmax_columns", "naswot",
-    "random_search", "regularized_evolution", "report", "robot", "run", "run_jit", "swap_nas",
-    "table_fitness", "traceable",
+    "PDNSState", "PDNS_OBJECTIVES", "ROBOT_PROXIES", "RandomState", "RoBoTState", "STRATEGIES",
+    "SearchResult", "Strategy", "TraceableSpace", "acquisition", "best_so_far", "build_strategy",
+    "dominance_matrix", "dominates", "finite_or_worst", "fit_lengthscale", "fitness_for",
+    "front_indicators", "gp_fit", "gp_predict", "hnas", "hypervolume_2d", "igd", "igd_plus",
+    "live_fitness", "log_marginal_likelihood", "matern52", "maximise_acquisition",
+    "minmax_columns", "mtf_pdns", "naswot", "non_dominated", "non_dominated_sort", "pareto_report",
+    "pdns_archive", "pdns_objectives", "random_search", "regularized_evolution", "report", "robot",
+    "run", "run_jit", "swap_nas", "table_fitness", "traceable",
 ]

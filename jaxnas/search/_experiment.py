@@ -9,6 +9,7 @@ import numpy as np
 
 from ._base import Strategy
 from ._hnas import HNAS_PROXIES, hnas
+from ._pdns import PDNS_OBJECTIVES, front_indicators, mtf_pdns, pdns_archive
 from ._robot import ROBOT_PROXIES, robot
 from ._run import FitnessSource, SearchResult, table_fitness
 from ._strategies import naswot, random_search, regularized_evolution, swap_nas
@@ -23,7 +24,11 @@ STRATEGIES: dict[str, dict] = {
     "swap_nas": {"proxies": ("reg_swap",), "fitness": "proxy"},
     "robot": {"proxies": ROBOT_PROXIES, "fitness": "query"},
     "hnas": {"proxies": HNAS_PROXIES, "fitness": "query"},
+    "mtf_pdns": {"proxies": PDNS_OBJECTIVES, "fitness": "proxy"},
 }
+
+#: Objectives MTF-PDNS minimises as they are (model size); every other proxy is maximised.
+COST_OBJECTIVES = ("flops", "params")
 
 
 def _direction(name: str) -> bool:
@@ -36,7 +41,8 @@ def _direction(name: str) -> bool:
 
 def build_strategy(name: str, space, *, scores: Optional[Mapping[str, np.ndarray]] = None,
                    proxies: Optional[Sequence[str]] = None, budget: int = 20,
-                   options: Optional[Mapping] = None) -> tuple[Strategy, tuple[str, ...]]:
+                   options: Optional[Mapping] = None,
+                   candidates: Optional[np.ndarray] = None) -> tuple[Strategy, tuple[str, ...]]:
   """The strategy `name` over `space`, reading proxy columns from `scores`.
 
   Args:
@@ -46,6 +52,8 @@ def build_strategy(name: str, space, *, scores: Optional[Mapping[str, np.ndarray
     proxies: the columns to use (default: the strategy's reference proxies).
     budget: queries (query strategies).
     options: extra keyword options of the factory (e.g. ``population_size``, ``n``).
+    candidates: (size,) bool mask of the cells the search may pick (None: all), e.g. the cells
+      a sampled score table covers.
 
   Returns:
     (strategy, the proxy columns it uses).
@@ -64,6 +72,8 @@ def build_strategy(name: str, space, *, scores: Optional[Mapping[str, np.ndarray
                      f"tables: {missing} (available: {sorted(scores)}). Pass --scores with them "
                      "or choose --proxies.")
   opts = dict(options or {})
+  if candidates is not None:
+    opts["candidates"] = np.asarray(candidates, bool)
   if name == "random":
     return random_search(space, **opts), use
   if name == "rea":
@@ -81,7 +91,40 @@ def build_strategy(name: str, space, *, scores: Optional[Mapping[str, np.ndarray
     if len(use) != 2:
       raise ValueError(f"hnas reads exactly two proxies (trace norm, condition number), got {use}.")
     return hnas(space, scores[use[0]], scores[use[1]], budget=budget, **opts), use
+  if name == "mtf_pdns":
+    obj = pdns_objectives(scores, use)
+    excluded = opts.pop("candidates", None)
+    if excluded is not None:  # cells outside the candidates are dominated by every other cell
+      obj = np.where(np.asarray(excluded)[:, None], obj, np.inf)
+    return mtf_pdns(space, obj, **opts), use
   raise AssertionError(name)  # pragma: no cover
+
+
+def pdns_objectives(scores: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
+  """(size, m) objectives to minimise: FLOPs/params as they are, proxies oriented and negated."""
+  cols = []
+  for n in names:
+    s = np.asarray(scores[n], np.float64)
+    cols.append(s if n in COST_OBJECTIVES else (-s if _direction(n) else s))
+  return np.stack(cols, axis=1)
+
+
+def pareto_report(result: SearchResult, scores: Mapping[str, np.ndarray], names: Sequence[str],
+                  accuracy: Mapping[str, np.ndarray], flops: np.ndarray) -> dict:
+  """MTF-PDNS's answer: the final archive and its front indicators per accuracy column.
+
+  Args:
+    result: the search's result. scores, names: the objective columns it used.
+    accuracy: column name -> (size,) test accuracy in percent.
+    flops: (size,) FLOPs by official index (the cost axis of the front).
+  """
+  archive = pdns_archive(result.evaluated, pdns_objectives(scores, names))
+  out = {"archive": [int(i) for i in archive]}
+  for col, acc in accuracy.items():
+    acc = np.asarray(acc, np.float64)
+    out[f"indicators_{col}"] = front_indicators(archive, 1.0 - acc / 100.0, flops)
+    out[f"archive_best_{col}"] = float(acc[archive].max())
+  return out
 
 
 def fitness_for(strategy: Strategy, used: Sequence[str], *, scores: Mapping[str, np.ndarray],

@@ -13,6 +13,7 @@ from ._base import Strategy, check_positive_int, finite_or_worst
 from ._bo import maximise_acquisition
 from ._gp import gp_fit
 from ._space import traceable
+from ._strategies import _excluded
 
 #: The proxies HNAS's criterion reads (jaxnas names): NTK trace norm M and condition number.
 HNAS_PROXIES: tuple[str, ...] = ("ntk_trace_norm", "hnas_cond")
@@ -39,7 +40,7 @@ class HNASState(NamedTuple):
 def hnas(space, trace_norm, condition, *, budget: int = 20, n_sample: int = 2000,
          scale: float = 5e3, init_points: int | None = None, xi: float = 0.0,
          n_warmup: int = 10000, n_seeds: int = 10, ascent_steps: int = 50,
-         alpha: float = 1e-6, name: str = "hnas") -> Strategy:
+         alpha: float = 1e-6, candidates=None, name: str = "hnas") -> Strategy:
   """HNAS's search as a strategy on the training-based query.
 
   Each ask takes BO parameters (t, c) in [0, 1] x [-4, 0], adds `n_sample` cells drawn uniformly
@@ -57,6 +58,7 @@ def hnas(space, trace_norm, condition, *, budget: int = 20, n_sample: int = 2000
     n_sample, scale: HNAS's ``--n_sample`` and ``--scale``.
     init_points: linspace probes (default HNAS's min(int(0.25 T), 10)).
     xi, n_warmup, n_seeds, ascent_steps, alpha: acquisition and GP settings (bayes_opt's).
+    candidates: (size,) bool mask of the cells the search may pick (None: all).
     name: recorded name.
   """
   ts = traceable(space)
@@ -72,7 +74,10 @@ def hnas(space, trace_norm, condition, *, budget: int = 20, n_sample: int = 2000
                      f"{m.shape} and {c.shape}.")
   dtype = jnp.result_type(float)
   mj, cj = jnp.asarray(m, dtype), jnp.asarray(c, dtype)
-  usable = jnp.asarray(np.isfinite(m) & np.isfinite(c))
+  usable = np.isfinite(m) & np.isfinite(c)
+  if candidates is not None:
+    usable = usable & ~np.asarray(_excluded(ts, candidates))
+  usable = jnp.asarray(usable)
   lower = jnp.asarray([0.0, -4.0], dtype)
   upper = jnp.asarray([1.0, 0.0], dtype)
   probes = jnp.linspace(0.0, 1.0, max(init_points, 1)).astype(dtype)

@@ -13,6 +13,7 @@ from ._base import Strategy, check_positive_int, finite_or_worst
 from ._bo import maximise_acquisition
 from ._gp import gp_fit
 from ._space import traceable
+from ._strategies import _excluded
 
 #: RoBoT's default proxies (``--training_free_metrics``), in its order.
 ROBOT_PROXIES: tuple[str, ...] = ("grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov")
@@ -62,7 +63,7 @@ class RoBoTState(NamedTuple):
 
 def robot(space, scores, *, budget: int = 20, kappa: float = 2.576, n_warmup: int = 10000,
           n_seeds: int = 10, ascent_steps: int = 50, alpha: float = 1e-6,
-          proxies: Sequence[str] | None = None, name: str = "robot") -> Strategy:
+          proxies: Sequence[str] | None = None, candidates=None, name: str = "robot") -> Strategy:
   """RoBoT's search as a strategy on the training-based query.
 
   Phase 1 (``budget`` asks): BO over weight vectors w in [-1, 1]^k. The objective of w is the
@@ -86,6 +87,7 @@ def robot(space, scores, *, budget: int = 20, kappa: float = 2.576, n_warmup: in
     n_warmup, n_seeds, ascent_steps: acquisition maximiser settings.
     alpha: GP diagonal jitter (bayes_opt: 1e-6).
     proxies: names of the score columns, for the record.
+    candidates: (size,) bool mask of the cells the search may pick (None: all with a score).
     name: recorded name.
   """
   ts = traceable(space)
@@ -100,7 +102,10 @@ def robot(space, scores, *, budget: int = 20, kappa: float = 2.576, n_warmup: in
   dtype = jnp.result_type(float)  # float64 when x64 is on, else float32
   table = jnp.asarray(minmax_columns(s), dtype)
   # Cells without any finite score (outside a sampled table) are never proposed.
-  blocked = jnp.asarray(~np.isfinite(s).any(axis=1))
+  blocked = ~np.isfinite(s).any(axis=1)
+  if candidates is not None:
+    blocked = blocked | np.asarray(_excluded(ts, candidates))
+  blocked = jnp.asarray(blocked)
   k = s.shape[1]
 
   def suggest(key, state):

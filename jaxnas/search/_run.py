@@ -98,7 +98,8 @@ class SearchResult(NamedTuple):
     query_cost_s: summed recorded cost of the queries (benchmark training seconds).
     proxy_cost_s: measured seconds this process spent evaluating a proxy fitness.
     asks: number of ``ask`` calls.
-    stopped: ``'budget'`` or ``'max_asks'`` (the strategy kept repeating evaluated cells).
+    stopped: ``'budget'``, ``'asks'`` (a strategy with a fixed number of generations finished)
+      or ``'max_asks'`` (the strategy kept repeating evaluated cells).
   """
 
   strategy: str
@@ -119,7 +120,7 @@ def run(strategy: Strategy, source: FitnessSource, key: jax.Array, *, budget: Op
   """Run a strategy until its budget of distinct evaluations is spent (jitted ask/tell, host loop).
 
   A query strategy stops after `budget` distinct queried cells; a proxy strategy after its own
-  ``settings['evaluations']``. Cells asked again are answered from the cache without cost, as a
+  ``settings['evaluations']`` (or its ``settings['asks']`` generations). Cells asked again are answered from the cache without cost, as a
   benchmark lookup would be. Works with any source; with a table source :func:`run_jit` does the
   same search as one compiled loop.
 
@@ -138,7 +139,7 @@ def run(strategy: Strategy, source: FitnessSource, key: jax.Array, *, budget: Op
     raise ValueError(f"Strategy {strategy.name!r} needs a {strategy.fitness!r} fitness source, got "
                      f"{source.name!r} of kind {source.kind!r}.")
   n = _budget(strategy, budget)
-  max_asks = check_positive_int(max_asks, "max_asks") if max_asks is not None else 20 * n + 100
+  max_asks, stop_name = _max_asks(strategy, max_asks, n)
   ts = strategy.space
   ask, tell = jax.jit(strategy.ask), jax.jit(strategy.tell)
   cache = {} if cache is None else cache
@@ -152,7 +153,7 @@ def run(strategy: Strategy, source: FitnessSource, key: jax.Array, *, budget: Op
   stopped = "budget"
   while len(order) < n:
     if asks >= max_asks:
-      stopped = "max_asks"
+      stopped = stop_name
       break
     key, kask = jax.random.split(key)
     enc, state = ask(kask, state)
@@ -192,14 +193,14 @@ def run_jit(strategy: Strategy, source: FitnessSource, key: jax.Array, *,
     raise ValueError(f"Strategy {strategy.name!r} needs a {strategy.fitness!r} fitness source, got "
                      f"{source.name!r} of kind {source.kind!r}.")
   n = _budget(strategy, budget)
-  max_asks = check_positive_int(max_asks, "max_asks") if max_asks is not None else 20 * n + 100
+  max_asks, stop_name = _max_asks(strategy, max_asks, n)
   t0 = time.perf_counter()
   order, asks = _search_loop(strategy, n, max_asks, source.higher_is_better)(
       key, jnp.asarray(source.table))
   order = np.asarray(order)
   seconds = time.perf_counter() - t0
   order = order[order >= 0]
-  stopped = "budget" if order.size == n else "max_asks"
+  stopped = "budget" if order.size == n else stop_name
   return _result(strategy, source, order.astype(np.int64), source.table[order], seconds, int(asks),
                  stopped)
 
@@ -239,6 +240,15 @@ def _search_loop(strategy: Strategy, n: int, max_asks: int, higher: bool):
     return c[2], c[5]
 
   return loop
+
+
+def _max_asks(strategy: Strategy, max_asks, n: int) -> tuple[int, str]:
+  """The ask limit: the strategy's own number of asks (generations) if it has one, else a guard."""
+  if "asks" in strategy.settings:
+    return int(strategy.settings["asks"]), "asks"
+  if max_asks is not None:
+    return check_positive_int(max_asks, "max_asks"), "max_asks"
+  return 20 * n + 100, "max_asks"
 
 
 def _budget(strategy: Strategy, budget) -> int:

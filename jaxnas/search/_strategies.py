@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ._base import Strategy, check_positive_int, finite_or_worst
 from ._space import TraceableSpace, traceable
@@ -38,8 +39,22 @@ class RandomState(NamedTuple):
   count: jax.Array
 
 
+def _excluded(ts, candidates):
+  """(size,) bool: cells outside `candidates` (None: none excluded)."""
+  if candidates is None:
+    return jnp.zeros(ts.size, bool)
+  c = np.asarray(candidates)
+  if c.dtype != bool or c.shape != (ts.size,):
+    raise ValueError(f"`candidates` must be a ({ts.size},) bool mask by official index, got "
+                     f"{c.dtype} {c.shape}.")
+  if not c.any():
+    raise ValueError("`candidates` excludes every cell.")
+  return jnp.asarray(~c)
+
+
 def random_search(space, *, batch: int = 1, fitness: str = "query",
-                  evaluations: int | None = None, name: str = "random") -> Strategy:
+                  evaluations: int | None = None, candidates=None,
+                  name: str = "random") -> Strategy:
   """Uniform random search without repeats (hzf1174/RoBoT ``search_nb201.py`` ``RS``).
 
   Each ``ask`` draws `batch` architectures uniformly among those not yet told, so no query is
@@ -50,9 +65,12 @@ def random_search(space, *, batch: int = 1, fitness: str = "query",
     batch: architectures per ``ask``.
     fitness: ``'query'`` (training-based query, budgeted) or ``'proxy'``.
     evaluations: for ``fitness='proxy'``: how many architectures the search scores.
+    candidates: (size,) bool mask of the cells the search may pick (None: all), e.g. the cells a
+      sampled score table covers.
     name: recorded name.
   """
   ts = traceable(space)
+  excluded = _excluded(ts, candidates)
   batch = check_positive_int(batch, "batch")
   _check_fitness(fitness)
   if fitness == "proxy":
@@ -61,7 +79,7 @@ def random_search(space, *, batch: int = 1, fitness: str = "query",
 
   def init(key):
     del key
-    return RandomState(jnp.zeros(ts.size, bool), jnp.zeros((), jnp.int32))
+    return RandomState(excluded, jnp.zeros((), jnp.int32))
 
   def ask(key, state):
     idx = _distinct_unvisited(key, state.visited, batch)
@@ -76,7 +94,7 @@ def random_search(space, *, batch: int = 1, fitness: str = "query",
                   {"batch": batch, "evaluations": evaluations, "space": ts.name}, ts)
 
 
-def naswot(space, *, n: int = 100) -> Strategy:
+def naswot(space, *, n: int = 100, candidates=None) -> Strategy:
   """NASWOT's search (Mellor et al. 2021, BayesWatch/nas-without-training ``search.py``): score
   `n` random architectures with a proxy (``nwot`` by default) and keep the best. No query.
 
@@ -84,7 +102,8 @@ def naswot(space, *, n: int = 100) -> Strategy:
   repeats). NASWOT's N=100 row is the one RoBoT's Table 2 quotes (92.96 / 69.98).
   """
   n = check_positive_int(n, "n")
-  return random_search(space, batch=n, fitness="proxy", evaluations=n, name="naswot")
+  return random_search(space, batch=n, fitness="proxy", evaluations=n, candidates=candidates,
+                       name="naswot")
 
 
 class EvolutionState(NamedTuple):
@@ -105,7 +124,8 @@ class EvolutionState(NamedTuple):
 
 def regularized_evolution(space, *, population_size: int = 10, sample_size: int = 3,
                           fitness: str = "query", evaluations: int | None = None,
-                          max_retries: int = 100, name: str = "rea") -> Strategy:
+                          max_retries: int = 100, candidates=None,
+                          name: str = "rea") -> Strategy:
   """Regularized evolution (Real et al. 2019; NB201's ``R_EA.py`` defaults P=10, S=3).
 
   The first `population_size` asks are uniform random cells; afterwards a tournament of
@@ -121,9 +141,12 @@ def regularized_evolution(space, *, population_size: int = 10, sample_size: int 
     fitness: ``'query'`` (REA on the training-based query) or ``'proxy'`` (REA on a proxy).
     evaluations: for ``fitness='proxy'``: how many architectures the search scores.
     max_retries: mutation retries before falling back to a random unvisited cell.
+    candidates: (size,) bool mask of the cells the search may pick (None: all); a child outside
+      it counts as already visited.
     name: recorded name.
   """
   ts = traceable(space)
+  excluded = _excluded(ts, candidates)
   pop_n = check_positive_int(population_size, "population_size")
   sample_n = check_positive_int(sample_size, "sample_size")
   retries = check_positive_int(max_retries, "max_retries")
@@ -135,8 +158,7 @@ def regularized_evolution(space, *, population_size: int = 10, sample_size: int 
   def init(key):
     del key
     return EvolutionState(jnp.zeros((pop_n, ts.encoding_length), jnp.int32),
-                          jnp.full((pop_n,), -jnp.inf), jnp.zeros(ts.size, bool),
-                          jnp.zeros((), jnp.int32))
+                          jnp.full((pop_n,), -jnp.inf), excluded, jnp.zeros((), jnp.int32))
 
   def child(key, state):
     ksel, kmut, kfall = jax.random.split(key, 3)
