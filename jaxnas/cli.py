@@ -228,7 +228,8 @@ def cmd_search(args) -> int:
   names = [n.strip() for n in args.proxies.split(",") if n.strip()] if args.proxies else None
   options = {k: v for k, v in (("population_size", args.population_size),
                                ("sample_size", args.sample_size), ("n", args.n),
-                               ("evaluations", args.evaluations)) if v is not None}
+                               ("evaluations", args.evaluations),
+                               ("generations", args.generations)) if v is not None}
   spec = search.STRATEGIES.get(args.strategy, {})
   live = not sources and spec.get("fitness") == "proxy"
   if live:  # score the proxy live, cell by cell as the search asks
@@ -348,8 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
                  help="recorded seconds of one query ('' for none)")
   r.add_argument("--budget", type=_positive_int, default=20, help="number of distinct queries")
   r.add_argument("--seed", type=int, default=0)
-  r.add_argument("--population-size", type=_positive_int, help="rea, rea_proxy, swap_nas")
+  r.add_argument("--population-size", type=_positive_int,
+                 help="rea, rea_proxy, swap_nas, mtf_pdns")
   r.add_argument("--sample-size", type=_positive_int, help="rea, rea_proxy, swap_nas")
+  r.add_argument("--generations", type=_positive_int, help="mtf_pdns")
   r.add_argument("--n", type=_positive_int, help="naswot: architectures scored")
   r.add_argument("--evaluations", type=_positive_int, help="rea_proxy, swap_nas: proxy evaluations")
   r.add_argument("--out", help="result JSON")
