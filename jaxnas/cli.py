@@ -267,6 +267,8 @@ def cmd_search(args) -> int:
     acc = {c: v for c, v in report_cols.items() if c.endswith("test_acc")}
     settings.update(search.pareto_report(result, scores, used, acc, scores["flops"])
                     if "flops" in scores and acc else {})
+    settings["best_index_note"] = (f"MTF-PDNS answers with `archive`; best_index is the archive "
+                                   f"cell with the best {used[0]}")
   out = search.report(result, space, truth=report_cols, settings=settings)
   if args.out:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -98,7 +98,7 @@ class SearchResult(NamedTuple):
     query_cost_s: summed recorded cost of the queries (benchmark training seconds).
     proxy_cost_s: measured seconds this process spent evaluating a proxy fitness.
     asks: number of ``ask`` calls.
-    stopped: ``'budget'``, ``'asks'`` (a strategy with a fixed number of generations finished)
+    stopped: ``'budget'``, ``'cost'`` (``max_cost_s`` spent), ``'asks'`` (a strategy with a fixed number of generations finished)
       or ``'max_asks'`` (the strategy kept repeating evaluated cells).
   """
 
@@ -116,7 +116,7 @@ class SearchResult(NamedTuple):
 
 def run(strategy: Strategy, source: FitnessSource, key: jax.Array, *, budget: Optional[int] = None,
         max_asks: Optional[int] = None, cache: Optional[dict] = None,
-        progress: bool = False) -> SearchResult:
+        max_cost_s: Optional[float] = None, progress: bool = False) -> SearchResult:
   """Run a strategy until its budget of distinct evaluations is spent (jitted ask/tell, host loop).
 
   A query strategy stops after `budget` distinct queried cells; a proxy strategy after its own
@@ -131,6 +131,9 @@ def run(strategy: Strategy, source: FitnessSource, key: jax.Array, *, budget: Op
     budget: distinct queries (query strategies; required there).
     max_asks: safety stop (default 20 x budget + 100).
     cache: index -> raw value, shared across runs to never evaluate a cell twice (live scoring).
+    max_cost_s: also stop once the queries' summed recorded cost reaches this many seconds (the
+      query that crosses it still counts): NB201's time-budget protocol (12,000 s for REA and
+      random search in its paper). Needs a source with ``recorded_cost``.
     progress: tqdm bar over the budget.
   """
   if not isinstance(strategy, Strategy):
@@ -149,9 +152,16 @@ def run(strategy: Strategy, source: FitnessSource, key: jax.Array, *, budget: Op
   state = strategy.init(kinit)
   seconds = 0.0
   asks = 0
+  if max_cost_s is not None and source.recorded_cost is None:
+    raise ValueError(f"`max_cost_s` needs a fitness source with recorded costs; {source.name!r} "
+                     "has none.")
   bar = _bar(n, progress, strategy.name)
   stopped = "budget"
+  spent = 0.0
   while len(order) < n:
+    if max_cost_s is not None and spent >= max_cost_s:
+      stopped = "cost"
+      break
     if asks >= max_asks:
       stopped = stop_name
       break
@@ -168,6 +178,8 @@ def run(strategy: Strategy, source: FitnessSource, key: jax.Array, *, budget: Op
       cache.update(zip(todo, vals.tolist()))
     order += new
     seen.update(new)
+    if max_cost_s is not None:
+      spent += float(source.recorded_cost[np.asarray(new, np.int64)].sum()) if new else 0.0
     if bar is not None:
       bar.update(len(new))
     if any(i not in cache for i in idx):  # truncated batch at the end of the budget

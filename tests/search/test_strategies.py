@@ -170,3 +170,14 @@ def test_best_so_far():
                             np.array([0, 2, 1, 3]), 0.0, 0.0, 4, "budget")
   truth = np.array([10.0, 30.0, 20.0, 50.0])
   np.testing.assert_array_equal(search.best_so_far(res, truth), [10, 20, 30, 50])
+
+
+def test_cost_budget_stops_like_nb201():
+  values = _table(11)
+  cost = np.full(SMALL.size, 10.0)
+  src = search.table_fitness(values, name="v", cost=cost)
+  res = search.run(search.random_search(SMALL), src, jax.random.key(0), budget=27, max_cost_s=35.0)
+  assert res.stopped == "cost" and res.queries.size == 4 and res.query_cost_s == 40.0
+  with pytest.raises(ValueError, match="recorded costs"):
+    search.run(search.random_search(SMALL), search.table_fitness(values, name="v"),
+               jax.random.key(0), budget=3, max_cost_s=1.0)
