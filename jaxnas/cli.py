@@ -249,11 +249,11 @@ def cmd_search(args) -> int:
     source = search.fitness_for(strategy, used, scores=scores, query=query,
                                 query_name=args.query_column, cost=cost)
   result = search.run(strategy, source, jax.random.key(args.seed), budget=args.budget,
-                      progress=not args.no_progress)
+                      max_cost_s=args.max_cost_s, progress=not args.no_progress)
   report_cols = {c: truth.dense(c, space.size) for c in truth.columns}
   settings = {
       "jaxnas": jaxnas.__version__, "space": space.name, "seed": args.seed,
-      "budget": args.budget if strategy.fitness == "query" else 0,
+      "budget": args.budget if strategy.fitness == "query" else 0, "max_cost_s": args.max_cost_s,
       "scores": sources, "proxies": list(used), "fitness": source.name,
       "truth": str(args.truth), "query_column": args.query_column, "cost_column": args.cost_column,
       "data": images.source if live else None, "options": strategy.settings,
@@ -350,6 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
   r.add_argument("--cost-column", default="cifar10_train_seconds_12ep",
                  help="recorded seconds of one query ('' for none)")
   r.add_argument("--budget", type=_positive_int, default=20, help="number of distinct queries")
+  r.add_argument("--max-cost-s", type=float,
+                 help="also stop once the queries' recorded cost reaches this many seconds "
+                      "(NB201's REA/random protocol: 12000)")
   r.add_argument("--seed", type=int, default=0)
   r.add_argument("--population-size", type=_positive_int,
                  help="rea, rea_proxy, swap_nas, mtf_pdns")
