@@ -23,24 +23,32 @@ def _strategies(values):
 
 
 @pytest.mark.parametrize("k", range(3))
-def test_state_is_pytree_and_ask_tell_jit(k):
+def test_state_is_pytree_and_generations_scan(k):
   values = _table()
   strat = _strategies(values)[k]
   state = strat.init(jax.random.key(0))
   leaves = jax.tree.leaves(state)
   assert leaves and all(isinstance(l, jax.Array) for l in leaves)
-  # eager and jitted ask/tell give the same encodings and states
+  table = jnp.asarray(values)
+
+  def step(state, key):
+    enc, state = strat.ask(key, state)
+    idx = SMALL.index_of(enc)
+    return strat.tell(state, enc, table[idx]), idx
+
+  keys = jax.random.split(jax.random.key(1), 8)
+  final, scanned = jax.jit(lambda s, ks: jax.lax.scan(step, s, ks))(state, keys)
+  assert jax.tree.structure(final) == jax.tree.structure(state)
+  # the same generations with jitted ask/tell called from a host loop
   ask, tell = jax.jit(strat.ask), jax.jit(strat.tell)
-  s_eager, s_jit = state, state
-  for i in range(5):  # eager steps are slow; 5 reach REA's children and RoBoT's GP
-    key = jax.random.key(100 + i)
-    e1, s_eager = strat.ask(key, s_eager)
-    e2, s_jit = ask(key, s_jit)
-    np.testing.assert_array_equal(np.asarray(e1), np.asarray(e2))
-    v = jnp.asarray(values[np.asarray(SMALL.index_of(e1))])
-    s_eager, s_jit = strat.tell(s_eager, e1, v), tell(s_jit, e2, v)
+  host = []
+  for key in keys:
+    enc, state = ask(key, state)
+    host.append(np.asarray(SMALL.index_of(enc)))
+    state = tell(state, enc, table[SMALL.index_of(enc)])
+  np.testing.assert_array_equal(np.asarray(scanned), np.stack(host))
   jax.tree.map(lambda a, b: np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5),
-               s_eager, s_jit)
+               final, state)
 
 
 @pytest.mark.parametrize("k", range(3))
