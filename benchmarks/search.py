@@ -199,31 +199,38 @@ def write_csv(path, results):
 
 
 def plot(path, rows, results):
+  """Mean best-so-far test accuracy against queries (random/REA: the first 40 queries of their
+  12,000 s runs, whose first 20 are the 20-query runs); zero-query strategies as lines."""
   import matplotlib
 
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
-  fig, axes = plt.subplots(1, 2, figsize=(13, 5))
+  fig, axes = plt.subplots(1, 2, figsize=(14, 6.5))
+  colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
   for ax, key, col, opt in ((axes[0], "curve", "CIFAR-10", OPTIMUM[0]),
                             (axes[1], "curve100", "CIFAR-100", OPTIMUM[1])):
-    for label, *_ in rows:
+    c = 0
+    for label, name, _, budget, _, _, cost_budget in rows:
       res = results.get((label, "c10"))
-      if not res:
+      if not res or name == "mtf_pdns" or (name in ("random", "rea") and cost_budget is None):
         continue
+      colour = colours[c % len(colours)]
+      c += 1
       if res[0]["query_curve"]:
-        n = min(len(r[key]) for r in res)
-        n = min(n, 40)
+        n = min(min(len(r[key]) for r in res), 40)
         mean = np.mean([r[key][:n] for r in res], axis=0)
-        ax.plot(np.arange(1, n + 1), mean, marker=".", label=label)
+        ax.plot(np.arange(1, n + 1), mean, marker=".", color=colour, label=label)
       else:
-        ax.axhline(np.mean([r[key][-1] for r in res]), ls="--", lw=1, label=f"{label} (0 queries)")
+        ax.axhline(np.mean([r[key][-1] for r in res]), ls="--", lw=1.2, color=colour,
+                   label=f"{label} (0 queries)")
     ax.axhline(opt, color="k", lw=0.8, label="optimum")
     ax.set_xlabel("queries of the 12-epoch CIFAR-10 validation accuracy")
     ax.set_ylabel(f"{col} test accuracy of the best-so-far cell (mean of 10 seeds)")
     ax.set_ylim(opt - 6, opt + 0.5)
-  axes[1].legend(fontsize=7, loc="lower right")
-  fig.tight_layout()
+  handles, labels = axes[0].get_legend_handles_labels()
+  fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8)
+  fig.tight_layout(rect=(0, 0.16, 1, 1))
   fig.savefig(path, dpi=120)
 
 
