@@ -71,6 +71,10 @@ def configs(columns, have):
       ("RoBoT (its 6 proxies), 10 queries", "robot", search.ROBOT_PROXIES, 10, {}, "robot", None),
       (f"RoBoT (all {len(wide)} table proxies), 20 queries", "robot", wide, 20, {}, "robot", None),
       (f"RoBoT (all {len(wide)} table proxies), 10 queries", "robot", wide, 10, {}, "robot", None),
+      ("Mean proxy rank (RoBoT's 6), top cells queried, 10 queries", "ranked",
+       search.ROBOT_PROXIES, 10, {}, None, None),
+      (f"Mean proxy rank (all {len(wide)} table proxies), top cells queried, 10 queries", "ranked",
+       wide, 10, {}, None, None),
       ("HNAS (ntk_trace_norm, hnas_cond), 20 queries", "hnas", search.HNAS_PROXIES, 20, {}, "hnas",
        None),
   ]

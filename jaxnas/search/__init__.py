@@ -16,6 +16,7 @@ from ._bo import maximise_acquisition as maximise_acquisition
 from ._experiment import STRATEGIES as STRATEGIES
 from ._experiment import build_strategy as build_strategy
 from ._experiment import fitness_for as fitness_for
+from ._experiment import mean_rank as mean_rank
 from ._experiment import pareto_report as pareto_report
 from ._experiment import pdns_objectives as pdns_objectives
 from ._experiment import report as report
@@ -56,18 +57,21 @@ from ._space import traceable as traceable
 from ._strategies import EvolutionState as EvolutionState
 from ._strategies import RandomState as RandomState
 from ._strategies import naswot as naswot
+from ._strategies import RankedState as RankedState
 from ._strategies import random_search as random_search
+from ._strategies import ranked_queries as ranked_queries
 from ._strategies import regularized_evolution as regularized_evolution
 from ._strategies import swap_nas as swap_nas
 
 __all__ = [
-    "EvolutionState", "FitnessSource", "GPPosterior", "HNASState", "HNAS_PROXIES",
-    "PDNSState", "PDNS_OBJECTIVES", "ROBOT_PROXIES", "RandomState", "RoBoTState", "STRATEGIES",
-    "SearchResult", "Strategy", "TraceableSpace", "acquisition", "best_so_far", "build_strategy",
-    "dominance_matrix", "dominates", "finite_or_worst", "fit_lengthscale", "fitness_for",
-    "front_indicators", "gp_fit", "gp_predict", "hnas", "hypervolume_2d", "igd", "igd_plus",
-    "live_fitness", "log_marginal_likelihood", "matern52", "maximise_acquisition",
-    "minmax_columns", "mtf_pdns", "naswot", "non_dominated", "non_dominated_sort", "pareto_report",
-    "pdns_archive", "pdns_objectives", "random_search", "regularized_evolution", "report", "robot",
-    "run", "run_jit", "swap_nas", "table_fitness", "traceable",
+    "EvolutionState", "FitnessSource", "GPPosterior", "HNASState", "HNAS_PROXIES", "PDNSState",
+    "PDNS_OBJECTIVES", "ROBOT_PROXIES", "RandomState", "RankedState", "RoBoTState",
+    "STRATEGIES", "SearchResult", "Strategy", "TraceableSpace", "acquisition", "best_so_far",
+    "build_strategy", "dominance_matrix", "dominates", "finite_or_worst", "fit_lengthscale",
+    "fitness_for", "front_indicators", "gp_fit", "gp_predict", "hnas", "hypervolume_2d", "igd",
+    "igd_plus", "live_fitness", "log_marginal_likelihood", "matern52", "maximise_acquisition",
+    "mean_rank", "minmax_columns", "mtf_pdns", "naswot", "non_dominated", "non_dominated_sort",
+    "pareto_report", "pdns_archive", "pdns_objectives", "random_search", "ranked_queries",
+    "regularized_evolution", "report", "robot", "run", "run_jit", "swap_nas", "table_fitness",
+    "traceable",
 ]

@@ -12,7 +12,7 @@ from ._hnas import HNAS_PROXIES, hnas
 from ._pdns import PDNS_OBJECTIVES, front_indicators, mtf_pdns, pdns_archive
 from ._robot import ROBOT_PROXIES, robot
 from ._run import FitnessSource, SearchResult, table_fitness
-from ._strategies import naswot, random_search, regularized_evolution, swap_nas
+from ._strategies import naswot, random_search, ranked_queries, regularized_evolution, swap_nas
 
 #: Every strategy name, with the proxy columns it reads by default (its reference's) and the kind
 #: of fitness it spends: 'query' strategies spend the budget of training-based queries.
@@ -25,6 +25,7 @@ STRATEGIES: dict[str, dict] = {
     "robot": {"proxies": ROBOT_PROXIES, "fitness": "query"},
     "hnas": {"proxies": HNAS_PROXIES, "fitness": "query"},
     "mtf_pdns": {"proxies": PDNS_OBJECTIVES, "fitness": "proxy"},
+    "ranked": {"proxies": ROBOT_PROXIES, "fitness": "query"},
 }
 
 #: Objectives MTF-PDNS minimises as they are (model size); every other proxy is maximised.
@@ -91,6 +92,8 @@ def build_strategy(name: str, space, *, scores: Optional[Mapping[str, np.ndarray
     if len(use) != 2:
       raise ValueError(f"hnas reads exactly two proxies (trace norm, condition number), got {use}.")
     return hnas(space, scores[use[0]], scores[use[1]], budget=budget, **opts), use
+  if name == "ranked":
+    return ranked_queries(space, mean_rank(scores, use), **opts), use
   if name == "mtf_pdns":
     obj = pdns_objectives(scores, use)
     excluded = opts.pop("candidates", None)
@@ -98,6 +101,20 @@ def build_strategy(name: str, space, *, scores: Optional[Mapping[str, np.ndarray
       obj = np.where(np.asarray(excluded)[:, None], obj, np.inf)
     return mtf_pdns(space, obj, **opts), use
   raise AssertionError(name)  # pragma: no cover
+
+
+def mean_rank(scores: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:
+  """(size,) mean over `names` of each proxy's normalised rank (1 = best; oriented by the proxy's
+  direction; non-finite scores rank worst, :func:`jaxnas.evaluate.oriented_scores`)."""
+  from scipy import stats
+
+  from jaxnas import evaluate
+
+  ranks = []
+  for n in names:
+    o = evaluate.oriented_scores(scores[n], higher_is_better=_direction(n))
+    ranks.append(stats.rankdata(o) / o.size)
+  return np.mean(ranks, axis=0)
 
 
 def pdns_objectives(scores: Mapping[str, np.ndarray], names: Sequence[str]) -> np.ndarray:

@@ -189,3 +189,17 @@ def test_cost_budget_stops_like_nb201():
   with pytest.raises(ValueError, match="recorded costs"):
     search.run(search.random_search(SMALL), search.table_fitness(values, name="v"),
                jax.random.key(0), budget=3, max_cost_s=1.0)
+
+
+def test_ranked_queries_and_mean_rank():
+  values = _table(12)
+  score = np.random.default_rng(13).normal(size=SMALL.size)
+  score[3] = np.nan
+  res = search.run(search.ranked_queries(SMALL, score), search.table_fitness(values, name="v"),
+                   jax.random.key(0), budget=5)
+  order = np.argsort(-np.where(np.isfinite(score), score, -np.inf), kind="stable")
+  np.testing.assert_array_equal(res.evaluated, order[:5])
+  a, b = np.array([1.0, 3.0, 2.0, np.nan]), np.array([4.0, 3.0, 2.0, 1.0])
+  # ranks (1 = best) oriented higher-is-better; NaN worst: a -> .5, 1, .75, .25; b -> 1, .75, .5, .25
+  np.testing.assert_allclose(search.mean_rank({"a": a, "b": b}, ["a", "b"]),
+                             [0.75, 0.875, 0.625, 0.25])
