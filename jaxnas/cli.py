@@ -229,7 +229,8 @@ def cmd_search(args) -> int:
   options = {k: v for k, v in (("population_size", args.population_size),
                                ("sample_size", args.sample_size), ("n", args.n),
                                ("evaluations", args.evaluations),
-                               ("generations", args.generations)) if v is not None}
+                               ("generations", args.generations),
+                               ("bo_steps", args.bo_steps)) if v is not None}
   spec = search.STRATEGIES.get(args.strategy, {})
   live = not sources and spec.get("fitness") == "proxy"
   if live:  # score the proxy live, cell by cell as the search asks
@@ -358,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="rea, rea_proxy, swap_nas, mtf_pdns")
   r.add_argument("--sample-size", type=_positive_int, help="rea, rea_proxy, swap_nas")
   r.add_argument("--generations", type=_positive_int, help="mtf_pdns")
+  r.add_argument("--bo-steps", type=_positive_int,
+                 help="robot: BO evaluations (default --budget); a cell BO proposes again costs no "
+                      "query, so BO may run longer than the query budget")
   r.add_argument("--n", type=_positive_int, help="naswot: architectures scored")
   r.add_argument("--evaluations", type=_positive_int, help="rea_proxy, swap_nas: proxy evaluations")
   r.add_argument("--out", help="result JSON")

@@ -52,7 +52,9 @@ def build_strategy(name: str, space, *, scores: Optional[Mapping[str, np.ndarray
     scores: proxy name -> (size,) scores by official index (NaN where missing).
     proxies: the columns to use (default: the strategy's reference proxies).
     budget: queries (query strategies).
-    options: extra keyword options of the factory (e.g. ``population_size``, ``n``).
+    options: extra keyword options of the factory (e.g. ``population_size``, ``n``; for robot
+      ``bo_steps``: BO evaluations, default `budget`; repeated cells cost no query, so more BO
+      steps than queries is a valid RoBoT variant).
     candidates: (size,) bool mask of the cells the search may pick (None: all), e.g. the cells
       a sampled score table covers.
 
@@ -87,7 +89,8 @@ def build_strategy(name: str, space, *, scores: Optional[Mapping[str, np.ndarray
     return swap_nas(space, **opts), use
   if name == "robot":
     mat = np.stack([np.asarray(scores[p], np.float64) for p in use], axis=1)
-    return robot(space, mat, budget=budget, proxies=use, **opts), use
+    steps = opts.pop("bo_steps", None) or budget
+    return robot(space, mat, budget=steps, proxies=use, **opts), use
   if name == "hnas":
     if len(use) != 2:
       raise ValueError(f"hnas reads exactly two proxies (trace norm, condition number), got {use}.")

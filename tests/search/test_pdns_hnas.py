@@ -98,3 +98,12 @@ def test_build_strategy_names_missing_columns():
                           scores={"ntk_trace_norm": np.zeros(spaces.nb201.size)})
   with pytest.raises(ValueError, match="Unknown strategy"):
     search.build_strategy("tenas", spaces.nb201)
+
+
+def test_build_strategy_robot_bo_steps():
+  from jaxnas import spaces
+  scores = {n: np.random.default_rng(0).normal(size=spaces.nb201.size)
+            for n in search.ROBOT_PROXIES}
+  strat, used = search.build_strategy("robot", spaces.nb201, scores=scores, budget=10,
+                                      options={"bo_steps": 20})
+  assert strat.settings["budget"] == 20 and used == search.ROBOT_PROXIES
