@@ -295,8 +295,9 @@ def write_md(path, args, rows, results, skipped, scores, truth, candidates, tota
             "| proxy | index | C10 test | C100 test |", "|---|---|---|---|"]
   for n, i, a, b in single_proxy_rows(scores, truth, candidates):
     lines.append(f"| {n} | {i} | {a:.2f} | {b:.2f} |")
-  lines += ["", f"Total wall time: {total:.0f} s. Per-seed rows: `{Path(path).with_suffix('.csv').name}`; "
-            f"best-so-far curves: `{Path(path).with_suffix('.png').name}`."]
+  stem = Path(path)
+  lines += ["", f"Total wall time: {total:.0f} s. Per-seed rows: `{stem.with_suffix('.csv').name}`; "
+            f"best-so-far curves: `{stem.with_suffix('.png').name}`."]
   Path(path).write_text("\n".join(lines) + "\n")
 
 

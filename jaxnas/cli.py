@@ -344,7 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
   r.add_argument("--proxies", help="comma-separated proxy columns the strategy uses (default: its "
                                    "reference's)")
   r.add_argument("--data", default="synthetic",
-                 help="without --scores: images for live scoring (synthetic | cifar10:PATH | npz:PATH)")
+                 help="without --scores: images for live scoring "
+                      "(synthetic | cifar10:PATH | npz:PATH)")
   r.add_argument("--truth", required=True, help="CSV with index, arch, query and accuracy columns")
   r.add_argument("--query-column", default="cifar10_valid_acc_12ep",
                  help="the training-based query the budget buys")

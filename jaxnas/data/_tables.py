@@ -143,7 +143,8 @@ def merge_tables(tables) -> BenchmarkTable:
     rows = np.asarray([pos[int(i)] for i in t.index], np.int64)
     clash = [a for a, b in zip(arch[rows], t.arch) if a and a != b]
     if clash:
-      raise ValueError(f"{t.source} disagrees with an earlier table on an arch string, e.g. {clash[0]!r}.")
+      raise ValueError(f"{t.source} disagrees with an earlier table on an arch string, e.g. "
+                       f"{clash[0]!r}.")
     arch[rows] = t.arch
     for name, col in t.columns.items():
       if name in columns:

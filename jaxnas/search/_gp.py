@@ -136,7 +136,7 @@ def gp_fit(x, y, mask=None, *, lengthscale=None, alpha=1e-6) -> GPPosterior:
 
 
 def gp_predict(post: GPPosterior, xq: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Posterior mean and standard deviation at (m, d) points, in the units of y (sklearn ``predict``)."""
+  """Posterior mean and standard deviation at (m, d) points, in y's units (sklearn ``predict``)."""
   kq = jnp.where(post.mask[None, :], matern52(xq, post.x, lengthscale=post.lengthscale), 0.0)
   mean = kq @ post.weights
   v = jax.scipy.linalg.solve_triangular(post.chol, kq.T, lower=True)

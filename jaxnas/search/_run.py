@@ -98,7 +98,8 @@ class SearchResult(NamedTuple):
     query_cost_s: summed recorded cost of the queries (benchmark training seconds).
     proxy_cost_s: measured seconds this process spent evaluating a proxy fitness.
     asks: number of ``ask`` calls.
-    stopped: ``'budget'``, ``'cost'`` (``max_cost_s`` spent), ``'asks'`` (a strategy with a fixed number of generations finished)
+    stopped: ``'budget'``, ``'cost'`` (``max_cost_s`` spent), ``'asks'`` (a strategy with a
+      fixed number of generations finished)
       or ``'max_asks'`` (the strategy kept repeating evaluated cells).
   """
 
@@ -120,7 +121,8 @@ def run(strategy: Strategy, source: FitnessSource, key: jax.Array, *, budget: Op
   """Run a strategy until its budget of distinct evaluations is spent (jitted ask/tell, host loop).
 
   A query strategy stops after `budget` distinct queried cells; a proxy strategy after its own
-  ``settings['evaluations']`` (or its ``settings['asks']`` generations). Cells asked again are answered from the cache without cost, as a
+  ``settings['evaluations']`` (or its ``settings['asks']`` generations). Cells asked again are
+  answered from the cache without cost, as a
   benchmark lookup would be. Works with any source; with a table source :func:`run_jit` does the
   same search as one compiled loop.
 

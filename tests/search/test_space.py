@@ -28,7 +28,8 @@ def test_sample_and_mutate(ts):
   counts = np.stack([np.bincount(enc[:, p], minlength=5) for p in range(6)])
   assert np.all(np.abs(counts - 400) < 100)
   parent = jnp.asarray(spaces.nb201.encoding_of(123), jnp.int32)
-  kids = np.asarray(jax.jit(jax.vmap(ts.mutate, (0, None)))(jax.random.split(jax.random.key(1), 500), parent))
+  keys = jax.random.split(jax.random.key(1), 500)
+  kids = np.asarray(jax.jit(jax.vmap(ts.mutate, (0, None)))(keys, parent))
   diff = kids != np.asarray(parent)
   np.testing.assert_array_equal(diff.sum(1), 1)          # exactly one edge changes
   assert set(np.argmax(diff, 1)) == set(range(6))        # every edge can change
