@@ -64,6 +64,7 @@ def configs(columns, have):
       ("REA (P=10, S=3), 20 queries", "rea", (), 20, {}, "rea", None),
       ("REA (P=10, S=3), 12,000 s", "rea", (), 2000, {}, "rea", COST_BUDGET),
       ("NASWOT, N=100 (nwot)", "naswot", ("nwot",), 0, {"n": 100}, "naswot", None),
+      ("NASWOT, N=1000 (nwot)", "naswot", ("nwot",), 0, {"n": 1000}, "naswot", None),
       ("SWAP-NAS evolution, 1,000 reg_swap evaluations", "swap_nas", ("reg_swap",), 0,
        {"evaluations": 1000}, None, None),
       ("REA on meco, 1,000 evaluations", "rea_proxy", ("meco",), 0, {"evaluations": 1000}, None,
