@@ -349,7 +349,7 @@ def write_md(path, args, rows, results, skipped, scores, truth, candidates, tota
     stem = Path(path)
     lines += ["", f"Total wall time: {total:.0f} s. Per-seed rows: `{stem.with_suffix('.csv').name}`; "
               f"best-so-far curves: `{stem.with_suffix('.png').name}`."]
-    Path(path).write_text("\n".join(lines) + "\n")
+    Path(path).write_text(_relative("\n".join(lines) + "\n"))
     return
   lines += ["", f"Optimum: {OPTIMUM[0]} / {OPTIMUM[1]}. TE-NAS pruning: not run (jaxnas's "
             "masked supernet takes one op per edge, not a per-edge set of ops, so the pruning "
@@ -361,7 +361,7 @@ def write_md(path, args, rows, results, skipped, scores, truth, candidates, tota
   stem = Path(path)
   lines += ["", f"Total wall time: {total:.0f} s. Per-seed rows: `{stem.with_suffix('.csv').name}`; "
             f"best-so-far curves: `{stem.with_suffix('.png').name}`."]
-  Path(path).write_text("\n".join(lines) + "\n")
+  Path(path).write_text(_relative("\n".join(lines) + "\n"))
 
 
 def pdns_lines(rows, results, skipped):
@@ -394,6 +394,11 @@ def pdns_lines(rows, results, skipped):
 def _f4(values):
   v = np.asarray(values, np.float64)
   return f"{v.mean():.4f} ± {v.std():.4f}"
+
+
+def _relative(text):
+  """Paths in the report relative to the repository (../shared/data for the reference data)."""
+  return text.replace(str(ROOT) + "/", "").replace(str(SHARED.resolve()), "../shared/data")
 
 
 def _pub(key):
