@@ -1,8 +1,10 @@
 """jaxnas: training-free neural architecture search in JAX.
 
 Data flows one way: ``spaces`` (encodings) -> ``models`` (Flax networks, the only Flax import) ->
-``proxies`` and ``ntk`` (pure scores and kernels) -> ``population`` (one compiled program per population) -> ``evaluate``;
-``aggregate`` combines proxy scores (training-free or learned, differentiable);
+``proxies`` and ``ntk`` (pure scores and kernels) -> ``population`` (one compiled program per
+population) -> ``evaluate``,
+``aggregate`` (training-free or learned, differentiable combinations of proxy scores) and ``search``
+(strategies over encodings and score tables);
 ``data`` supplies batches and benchmark tables; ``cli`` is a thin adapter.
 """
 
@@ -15,7 +17,8 @@ from jaxnas import models as models
 from jaxnas import ntk as ntk
 from jaxnas import population as population
 from jaxnas import proxies as proxies
+from jaxnas import search as search
 from jaxnas import spaces as spaces
 
-__all__ = ["aggregate", "data", "evaluate", "models", "ntk", "population", "proxies", "spaces",
-           "__version__"]
+__all__ = ["aggregate", "data", "evaluate", "models", "ntk", "population", "proxies", "search",
+           "spaces", "__version__"]

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 import jaxnas
-from jaxnas import aggregate, data, evaluate, models, population, proxies, spaces
+from jaxnas import aggregate, data, evaluate, models, population, proxies, search, spaces
 
 def _batch_sizes(plist, batch_size: str) -> dict:
   """Per-proxy batch size: 'ref' = each reference's own (``Proxy.batch_size``); proxies that read
@@ -227,6 +227,72 @@ def cmd_aggregate(args) -> int:
   return 0
 
 
+def cmd_search(args) -> int:
+  space = spaces.get(args.space)
+  truth = data.load_table(args.truth)
+  query = truth.dense(args.query_column, space.size)
+  cost = truth.dense(args.cost_column, space.size) if args.cost_column else None
+  scores, sources = {}, []
+  if args.scores:
+    sources = [s for s in args.scores.split(",") if s]
+    merged = data.merge_tables([data.load_table(s) for s in sources])
+    scores = {n: merged.dense(n, space.size) for n in merged.columns}
+  names = [n.strip() for n in args.proxies.split(",") if n.strip()] if args.proxies else None
+  options = {k: v for k, v in (("population_size", args.population_size),
+                               ("sample_size", args.sample_size), ("n", args.n),
+                               ("evaluations", args.evaluations),
+                               ("generations", args.generations),
+                               ("bo_steps", args.bo_steps)) if v is not None}
+  spec = search.STRATEGIES.get(args.strategy, {})
+  live = not sources and spec.get("fitness") == "proxy"
+  if live:  # score the proxy live, cell by cell as the search asks
+    use = names or list(spec["proxies"])
+    if len(use) != 1:
+      raise ValueError(f"`--proxies`: live scoring takes one proxy for {args.strategy}, got {use}.")
+    proxy = proxies.get(use[0])
+    images = data.from_spec(args.data, seed=args.seed)
+    scores = {use[0]: np.full(space.size, np.nan)}  # placeholder: values come from live scoring
+  strategy, used = search.build_strategy(args.strategy, space, scores=scores, proxies=names,
+                                         budget=args.budget, options=options)
+  if live:
+    batch = data.select(images, proxy.batch_size or 1, args.seed)
+    source = search.live_fitness(space, proxy, batch, jax.random.key(args.seed),
+                                 network_kwargs={"num_classes": images.num_classes})
+  else:
+    source = search.fitness_for(strategy, used, scores=scores, query=query,
+                                query_name=args.query_column, cost=cost)
+  result = search.run(strategy, source, jax.random.key(args.seed), budget=args.budget,
+                      max_cost_s=args.max_cost_s, progress=not args.no_progress)
+  report_cols = {c: truth.dense(c, space.size) for c in truth.columns}
+  settings = {
+      "jaxnas": jaxnas.__version__, "space": space.name, "seed": args.seed,
+      "budget": args.budget if strategy.fitness == "query" else 0, "max_cost_s": args.max_cost_s,
+      "scores": sources, "proxies": list(used), "fitness": source.name,
+      "truth": str(args.truth), "query_column": args.query_column, "cost_column": args.cost_column,
+      "data": images.source if live else None, "options": strategy.settings,
+      "proxy_cost_note": ("measured seconds of live proxy scoring in this run" if live else
+                          "proxies read from precomputed tables: their scoring time is not "
+                          "included (see the tables' .meta.json)"),
+      "query_cost_note": f"summed {args.cost_column} of the queried cells (benchmark's recorded "
+                         "training seconds, not measured here)" if args.cost_column else None,
+  }
+  if args.strategy == "mtf_pdns":  # its answer is a front, not one cell
+    acc = {c: v for c, v in report_cols.items() if c.endswith("test_acc")}
+    settings.update(search.pareto_report(result, scores, used, acc, scores["flops"])
+                    if "flops" in scores and acc else {})
+    settings["best_index_note"] = (f"MTF-PDNS answers with `archive`; best_index is the archive "
+                                   f"cell with the best {used[0]}")
+  out = search.report(result, space, truth=report_cols, settings=settings)
+  if args.out:
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1))
+  brief = {k: out[k] for k in ("strategy", "seed", "best_index", "best_arch", "num_queries",
+                               "query_cost_s", "proxy_cost_s")}
+  brief.update({k: v for k, v in out.items() if k.startswith("best_") and k not in brief})
+  print(json.dumps(brief, indent=1))
+  return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
   ap = argparse.ArgumentParser(prog="jaxnas", description="Training-free NAS in JAX.")
   ap.add_argument("--version", action="version", version=f"jaxnas {jaxnas.__version__}")
@@ -304,6 +370,38 @@ def build_parser() -> argparse.ArgumentParser:
                  help="learned methods: add NB201 cell features (op counts, path lengths)")
   g.add_argument("--out", default="aggregate.csv", help="CSV: index, arch, score")
   g.set_defaults(func=cmd_aggregate)
+  r = sub.add_parser("search", help="search a space with a strategy on score tables and queries")
+  r.add_argument("--space", default="nb201", choices=sorted(spaces.SPACES))
+  r.add_argument("--strategy", required=True, choices=list(search.STRATEGIES))
+  r.add_argument("--scores", help="comma-separated score tables (CSV or .csv.gz: index, arch, one "
+                                  "column per proxy)")
+  r.add_argument("--proxies", help="comma-separated proxy columns the strategy uses (default: its "
+                                   "reference's)")
+  r.add_argument("--data", default="synthetic",
+                 help="without --scores: images for live scoring "
+                      "(synthetic | cifar10:PATH | npz:PATH)")
+  r.add_argument("--truth", required=True, help="CSV with index, arch, query and accuracy columns")
+  r.add_argument("--query-column", default="cifar10_valid_acc_12ep",
+                 help="the training-based query the budget buys")
+  r.add_argument("--cost-column", default="cifar10_train_seconds_12ep",
+                 help="recorded seconds of one query ('' for none)")
+  r.add_argument("--budget", type=_positive_int, default=20, help="number of distinct queries")
+  r.add_argument("--max-cost-s", type=float,
+                 help="also stop once the queries' recorded cost reaches this many seconds "
+                      "(NB201's REA/random protocol: 12000)")
+  r.add_argument("--seed", type=int, default=0)
+  r.add_argument("--population-size", type=_positive_int,
+                 help="rea, rea_proxy, swap_nas, mtf_pdns")
+  r.add_argument("--sample-size", type=_positive_int, help="rea, rea_proxy, swap_nas")
+  r.add_argument("--generations", type=_positive_int, help="mtf_pdns")
+  r.add_argument("--bo-steps", type=_positive_int,
+                 help="robot: BO evaluations (default --budget); a cell BO proposes again costs no "
+                      "query, so BO may run longer than the query budget")
+  r.add_argument("--n", type=_positive_int, help="naswot: architectures scored")
+  r.add_argument("--evaluations", type=_positive_int, help="rea_proxy, swap_nas: proxy evaluations")
+  r.add_argument("--out", help="result JSON")
+  r.add_argument("--no-progress", action="store_true")
+  r.set_defaults(func=cmd_search)
   return ap
 
 

@@ -18,9 +18,10 @@ from ._images import synthetic_images as synthetic_images
 from ._tables import BenchmarkTable as BenchmarkTable
 from ._tables import load_nats_bench as load_nats_bench
 from ._tables import load_table as load_table
+from ._tables import merge_tables as merge_tables
 
 __all__ = [
     "Batch", "BenchmarkTable", "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR10_MEAN", "CIFAR10_STD",
     "Images", "augment", "from_spec", "load_cifar", "load_nats_bench", "load_npz", "load_table",
-    "normalise", "select", "synthetic_batch", "synthetic_images",
+    "merge_tables", "normalise", "select", "synthetic_batch", "synthetic_images",
 ]

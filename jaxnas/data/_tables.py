@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import gzip
 from pathlib import Path
 from typing import Mapping, NamedTuple
 
@@ -39,13 +40,34 @@ class BenchmarkTable(NamedTuple):
       raise ValueError(f"{len(missing)} indices are not in {self.source}, e.g. {missing[:5]}.")
     return values[[pos[int(i)] for i in idx]]
 
+  def dense(self, column: str, size: int) -> np.ndarray:
+    """`column` as a (size,) float64 array indexed by official index; NaN where a row is absent.
+
+    Search strategies look scores up by index under ``jit``, so a table of a sample of the space
+    becomes an array over the whole space.
+    """
+    values = self.column(column)
+    if int(size) != size or size < 1:
+      raise ValueError(f"`size` must be a positive integer, got {size!r}.")
+    if self.index.size and (self.index.min() < 0 or self.index.max() >= size):
+      bad = self.index[(self.index < 0) | (self.index >= size)][0]
+      raise ValueError(f"{self.source}: index {int(bad)} is outside [0, {size}).")
+    out = np.full(int(size), np.nan)
+    out[self.index] = values
+    return out
+
 
 def load_table(path) -> BenchmarkTable:
-  """A ground-truth CSV with columns ``index``, ``arch`` and numeric columns (accuracies...)."""
+  """A CSV (or gzip-compressed ``.csv.gz``) with columns ``index``, ``arch`` and numeric columns.
+
+  Ground truth (accuracies, training seconds) and proxy score tables (``jaxnas score`` output, the
+  whole-space ``nb201_proxies_all.csv.gz``) share this format. Duplicate indices are rejected.
+  """
   p = Path(path).expanduser()
   if not p.is_file():
     raise FileNotFoundError(f"Benchmark table not found: {p}.")
-  with open(p, newline="") as fh:
+  opener = gzip.open if p.name.endswith(".gz") else open
+  with opener(p, "rt", newline="") as fh:
     reader = csv.DictReader(fh)
     fields = reader.fieldnames or []
     for need in ("index", "arch"):
@@ -55,6 +77,9 @@ def load_table(path) -> BenchmarkTable:
   if not rows:
     raise ValueError(f"{p}: the table has no rows.")
   index = np.asarray([int(r["index"]) for r in rows], np.int64)
+  uniq, counts = np.unique(index, return_counts=True)
+  if np.any(counts > 1):
+    raise ValueError(f"{p}: index {int(uniq[counts > 1][0])} appears {int(counts.max())} times.")
   arch = np.asarray([r["arch"] for r in rows])
   columns = {}
   for f in fields:
@@ -99,3 +124,32 @@ def load_nats_bench(path, *, space: str = "tss", dataset: str = "cifar10", hp: s
     arch.append(api.arch(i))
   name = f"{dataset}_{metric.replace('-', '_')}_{hp}ep"
   return BenchmarkTable(np.arange(n), np.asarray(arch), {name: values}, f"NATS-Bench {space} {path}")
+
+
+def merge_tables(tables) -> BenchmarkTable:
+  """Columns of several tables over the same architectures as one table (rows by index).
+
+  Rows are the union of the tables' indices, sorted; a column is NaN where its table lacks a row.
+  Raises ValueError when two tables share a column name or disagree on an index's arch string.
+  """
+  tables = list(tables)
+  if not tables:
+    raise ValueError("`tables` must hold at least one BenchmarkTable, got none.")
+  index = np.unique(np.concatenate([t.index for t in tables]))
+  pos = {int(i): k for k, i in enumerate(index)}
+  arch = np.full(index.size, "", dtype=object)
+  columns: dict[str, np.ndarray] = {}
+  for t in tables:
+    rows = np.asarray([pos[int(i)] for i in t.index], np.int64)
+    clash = [a for a, b in zip(arch[rows], t.arch) if a and a != b]
+    if clash:
+      raise ValueError(f"{t.source} disagrees with an earlier table on an arch string, e.g. "
+                       f"{clash[0]!r}.")
+    arch[rows] = t.arch
+    for name, col in t.columns.items():
+      if name in columns:
+        raise ValueError(f"Column {name!r} appears in more than one table (again in {t.source}).")
+      full = np.full(index.size, np.nan)
+      full[rows] = col
+      columns[name] = full
+  return BenchmarkTable(index, arch.astype(str), columns, " + ".join(t.source for t in tables))

@@ -197,3 +197,28 @@ def test_nats_bench_adapter_with_a_stand_in_module(tmp_path, monkeypatch):
   monkeypatch.setitem(sys.modules, "nats_bench", None)
   with pytest.raises(ImportError, match="jaxnas\\[nats\\]"):
     data.load_nats_bench(tmp_path)
+
+
+def test_score_tables_gz_dense_and_merge(tmp_path):
+  import gzip
+
+  text = "index,arch,synflow,nwot\n3,a3,1.5,10\n0,a0,,20\n"
+  with gzip.open(tmp_path / "s.csv.gz", "wt", newline="") as fh:
+    fh.write(text)
+  (tmp_path / "s.csv").write_text(text)
+  gz, plain = data.load_table(tmp_path / "s.csv.gz"), data.load_table(tmp_path / "s.csv")
+  np.testing.assert_array_equal(gz.index, plain.index)
+  np.testing.assert_array_equal(gz.dense("synflow", 5), [np.nan, np.nan, np.nan, 1.5, np.nan])
+  (tmp_path / "t.csv").write_text("index,arch,grasp\n0,a0,-1\n4,a4,2\n")
+  m = data.merge_tables([gz, data.load_table(tmp_path / "t.csv")])
+  np.testing.assert_array_equal(m.index, [0, 3, 4])
+  assert m.arch.tolist() == ["a0", "a3", "a4"]
+  np.testing.assert_array_equal(m.column("nwot"), [20, 10, np.nan])
+  np.testing.assert_array_equal(m.column("grasp"), [-1, np.nan, 2])
+  with pytest.raises(ValueError, match="more than one table"):
+    data.merge_tables([gz, plain])
+  with pytest.raises(ValueError, match="outside"):
+    gz.dense("nwot", 3)
+  (tmp_path / "d.csv").write_text("index,arch,x\n1,a,1\n1,a,2\n")
+  with pytest.raises(ValueError, match="index 1 appears 2 times"):
+    data.load_table(tmp_path / "d.csv")
