@@ -2,10 +2,6 @@
 
 from jaxnas.proxies._base import Batch as Batch
 
-from ._images import CIFAR10_MEAN as CIFAR10_MEAN
-from ._images import CIFAR10_STD as CIFAR10_STD
-from ._images import CIFAR100_MEAN as CIFAR100_MEAN
-from ._images import CIFAR100_STD as CIFAR100_STD
 from ._images import Images as Images
 from ._images import augment as augment
 from ._images import from_spec as from_spec
@@ -18,6 +14,17 @@ from ._images import synthetic_images as synthetic_images
 from ._tables import BenchmarkTable as BenchmarkTable
 from ._tables import load_nats_bench as load_nats_bench
 from ._tables import load_table as load_table
+
+from . import _images
+
+CIFAR10_MEAN = _images.CIFAR10_MEAN
+"""CIFAR-10 per-channel mean (RGB, 0-1 scale), as zero-cost-nas, NASLib and NASWOT normalise."""
+CIFAR10_STD = _images.CIFAR10_STD
+"""CIFAR-10 per-channel standard deviation (RGB, 0-1 scale), the references' constants."""
+CIFAR100_MEAN = _images.CIFAR100_MEAN
+"""CIFAR-100 per-channel mean (RGB, 0-1 scale), the references' constants."""
+CIFAR100_STD = _images.CIFAR100_STD
+"""CIFAR-100 per-channel standard deviation (RGB, 0-1 scale), the references' constants."""
 
 __all__ = [
     "Batch", "BenchmarkTable", "CIFAR100_MEAN", "CIFAR100_STD", "CIFAR10_MEAN", "CIFAR10_STD",

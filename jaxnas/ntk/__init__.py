@@ -12,13 +12,17 @@ jaxnas's CPU options (see :func:`jaxnas.population.compiler_options`)::
   kernel = jax.jit(ntk_fn, compiler_options=options)(x1, None, params)
 """
 
-from ._empirical import DEFAULT_NTK_IMPLEMENTATION as DEFAULT_NTK_IMPLEMENTATION
 from ._empirical import NtkImplementation as NtkImplementation
 from ._empirical import batch as batch
 from ._empirical import empirical_kernel_fn as empirical_kernel_fn
 from ._empirical import empirical_nngp_fn as empirical_nngp_fn
 from ._empirical import empirical_ntk_fn as empirical_ntk_fn
 from ._empirical import empirical_ntk_vp_fn as empirical_ntk_vp_fn
+
+from . import _empirical
+
+DEFAULT_NTK_IMPLEMENTATION = _empirical.DEFAULT_NTK_IMPLEMENTATION
+"""``NtkImplementation.JACOBIAN_CONTRACTION``: the default ``implementation`` of every kernel function."""
 
 __all__ = [
     "DEFAULT_NTK_IMPLEMENTATION", "NtkImplementation", "batch", "empirical_kernel_fn",

@@ -44,7 +44,6 @@ from ._rbflex import rbf_logdet as rbf_logdet
 from ._rbflex import rbflex as rbflex
 from ._rbflex import rbflex_distances as rbflex_distances
 from ._rbflex import rbflex_hda as rbflex_hda
-from ._registry import REGISTRY as REGISTRY
 from ._saliency import LossGradients as LossGradients
 from ._saliency import cross_entropy as cross_entropy
 from ._saliency import fisher as fisher
@@ -71,6 +70,12 @@ from ._zen import zen as zen
 from ._zico import split_gradients as split_gradients
 from ._zico import zico as zico
 from ._zico import zico_from_gradients as zico_from_gradients
+
+from . import _registry
+
+REGISTRY = _registry.REGISTRY
+"""Every proxy by name (``"nwot"``, ``"synflow"``, ...): its :class:`Proxy` record, as the CLI's
+``--proxies`` and :func:`get` look them up."""
 
 __all__ = [
     "ApplyFn", "Batch", "CellFeatures", "LossGradients", "Proxy", "ProxyFn", "RBFleXGammas",
