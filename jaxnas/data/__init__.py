@@ -1,4 +1,18 @@
-"""Data: image batches (CIFAR, .npz, synthetic) and benchmark ground-truth tables."""
+"""Data: image batches (CIFAR, .npz, synthetic) and benchmark ground-truth tables.
+
+- **Images.** `--data synthetic` (the default) is Gaussian noise and is labelled SYNTHETIC in every
+  output; use it to try jaxnas, not to compare with papers. Real data: download the CIFAR-10/100
+  *python version* from https://www.cs.toronto.edu/~kriz/cifar.html and point jaxnas at the extracted
+  directory (`--data cifar10:~/data/cifar-10-batches-py`, `data.load_cifar`), or at an `.npz` with
+  `x` (uint8 NHWC) and `y` (`--data npz:PATH`, `data.load_npz`). Batches are drawn from the training
+  split with a seeded permutation and normalised with the CIFAR mean/std that the references use.
+- **Ground truth.** `jaxnas correlate --truth` and `data.load_table` read a CSV with `index`, `arch`
+  and accuracy columns (e.g. one exported from NAS-Bench-201). With the optional package
+  (`pip install "jaxnas[nats]"`) and your NATS-Bench files, `data.load_nats_bench(path, space="tss"|"sss",
+  dataset=..., hp=...)` builds the same table from the official benchmark.
+- Tests and benchmarks read reference copies from `../shared/data/` and skip with a reason when it
+  is absent; no dataset or benchmark file is part of this repository.
+"""
 
 from jaxnas.proxies._base import Batch as Batch
 
