@@ -24,10 +24,11 @@ Convolutions inside the ``switch`` branches define their gradients as plain NHWC
 (``models._layers.conv2d_same_grad_layout``): with JAX's generic rule XLA:CPU leaves them in a
 layout its fast convolution cannot take. The price: forward-mode differentiation (``jax.jvp``) is
 not available through the ``switch`` supernet's convolutions (use ``supernet_impl="mask"`` or exact
-networks for it). Float64 tests check, for 50 random cells plus edge cases, that the supernet's
-logits and gradients equal the exact network's and that unselected parameters get exactly zero
-gradient. Costs measured side by side: `benchmarks/README.md` (the masked supernet) and
-``benchmarks/results/supernet_nb201.md``.
+networks for it). Float64 tests check, for 7 edge cases (every op on every edge, both kinds of
+zero-output cell) and a random cell, that the supernet's logits and gradients equal the exact
+network's and that unselected parameters get exactly zero gradient; more random cells are compared
+with exact networks through the population engine (``tests/population``). Costs measured side by
+side: `benchmarks/README.md` (the masked supernet) and ``benchmarks/results/supernet_nb201.md``.
 """
 
 from ._init import init_from_shapes as init_from_shapes
