@@ -8,7 +8,8 @@ program serves all 15,625 NB201 cells.
 
 One network by hand: `net = jaxnas.models.nb201_network((3, 3, 3, 1, 3, 3))`,
 `variables = net.init(jax.random.key(0))` (PyTorch's default init; `init="normal"` for the N(0,1)
-re-initialisation of Zen/SWAP, `init="kaiming_normal"` for AZ-NAS's; the CLI's `--init`), `logits = net(variables, x, train=True)`, and any proxy:
+re-initialisation of Zen/SWAP, `init="kaiming_normal"` for AZ-NAS's; the CLI's `--init`),
+`logits = net(variables, x, train=True)`, and any proxy:
 `jaxnas.proxies.nwot(net, variables, jaxnas.proxies.Batch(x), key)`.
 
 ### The masked supernet

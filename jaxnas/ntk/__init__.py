@@ -28,7 +28,8 @@ float32 and float64) with neural-tangents 0.6.5's own, committed as a fixture
 (``tests/ntk/nt_oracle_kernels.npz``; ``pytest -m oracle`` recomputes them live in a pinned side
 environment). ``notebooks/ntk_study.ipynb`` shows MLP and NB201 NTK spectra and condition numbers.
 Not implemented: neural-tangents' third method, STRUCTURED_DERIVATIVES. Speed against
-neural-tangents and the errors: `benchmarks/README.md` (empirical NTK) and ``benchmarks/results/ntk_speed.md``.
+neural-tangents and the errors: `benchmarks/README.md` (empirical NTK) and
+``benchmarks/results/ntk_speed.md``.
 """
 
 from ._empirical import NtkImplementation as NtkImplementation
@@ -41,7 +42,8 @@ from ._empirical import empirical_ntk_vp_fn as empirical_ntk_vp_fn
 from . import _empirical
 
 DEFAULT_NTK_IMPLEMENTATION = _empirical.DEFAULT_NTK_IMPLEMENTATION
-"""``NtkImplementation.JACOBIAN_CONTRACTION``: the default ``implementation`` of every kernel function."""
+"""``NtkImplementation.JACOBIAN_CONTRACTION``: the default ``implementation`` of every kernel
+function."""
 
 __all__ = [
     "DEFAULT_NTK_IMPLEMENTATION", "NtkImplementation", "batch", "empirical_kernel_fn",

@@ -4,8 +4,8 @@
 
 The side environment is pinned where neural-tangents still imports (jax==0.5.3, jaxlib==0.5.3,
 neural-tangents==0.6.5, about 2.7 GB with TensorFlow). The committed fixture
-``tests/ntk/nt_oracle_kernels.npz`` (120 kernels, float64 and float32, 66 KB compressed) was written by this
-script in such an environment (Python 3.11, NumPy 2.4, CPU) with::
+``tests/ntk/nt_oracle_kernels.npz`` (120 kernels, float64 and float32, 66 KB compressed) was
+written by this script in such an environment (Python 3.11, NumPy 2.4, CPU) with::
 
   python3 -m venv ~/.cache/jaxnas/nt-oracle-venv
   ~/.cache/jaxnas/nt-oracle-venv/bin/pip install jax==0.5.3 jaxlib==0.5.3 neural-tangents==0.6.5
