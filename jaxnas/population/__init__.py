@@ -48,6 +48,13 @@ variables in :data:`REUSE_HOST_MEMORY_ENV`) makes glibc keep freed memory for re
 architecture for the gradient proxies alone, at the price of resident memory, so the default stays
 the C library's own. Measured: `benchmarks/README.md` (host memory).
 
+### XLA's "Very slow compile?" message
+
+XLA prints an error line from ``slow_operation_alarm.cc`` when a compilation passes two minutes
+(an NB201 supernet program can, on a small or busy CPU). It is not an error. ``jaxnas score`` keeps
+XLA's C++ log off the terminal for its own process; the library leaves logging to you: set
+``TF_CPP_MIN_LOG_LEVEL=3`` before importing JAX to hide it in your program.
+
 ### 64-bit scores
 
 The CLI runs with 64-bit JAX enabled for its own process (scoped with `jax.enable_x64`), because
