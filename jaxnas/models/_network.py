@@ -178,9 +178,9 @@ def nb201_network(arch=None, *, num_classes: int = 10, variant: str = "xautodl",
   Example:
     >>> import jax
     >>> from jaxnas import models
-    >>> net = models.nb201_network((3, 3, 3, 1, 3, 3))
-    >>> variables = net.init(jax.random.key(0))
-    >>> net(variables, jax.numpy.ones((2, 32, 32, 3))).shape
+    >>> net = models.nb201_network((3, 3, 3, 1, 3, 3), C=4, N=1)  # NB201's own: C=16, N=5
+    >>> variables = net.init(jax.random.key(0), input_shape=(1, 8, 8, 3))
+    >>> net(variables, jax.numpy.ones((2, 8, 8, 3))).shape
     (2, 10)
   """
   static = None if arch is None else tuple(int(a) for a in np.asarray(arch).reshape(-1))

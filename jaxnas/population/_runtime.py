@@ -45,11 +45,9 @@ def compiler_options(platform: Optional[str] = None, *, batch_size: int = 64, dt
   On CPU, for float32 batches of 16 images or more: XLA's defaults except that convolutions are left
   to XLA's own emitter instead of YNNPACK (``xla_cpu_experimental_ynn_fusion_type`` without
   ``INDIVIDUAL_CONVOLUTION``; YNNPACK keeps dots and reductions, whose float32 BatchNorm statistics
-  are more accurate). jaxlib 0.10's YNNPACK computes the gradients of batch-64 convolutions 2.2-5x
-  slower on an older 2-core CPU (per NB201 cell grad_norm 1.8x, snip 1.5x, NASWOT 1.25x, jacob_cov
-  1.2x faster; the CNN's empirical NTK 1.6-1.7x), and on an AVX-512 one the choice still gains
-  4-25% (``benchmarks/results/xla_cpu_options.md``); on 1-4 images, and in float64, whose
-  convolutions XLA's own emitter runs up to 16x slower, YNNPACK is faster and stays.
+  are more accurate), because jaxlib 0.10's YNNPACK computes the gradients of batch-64 convolutions
+  slower; on 1-4 images, and in float64, YNNPACK is faster and stays. Measured:
+  ``benchmarks/README.md`` (XLA:CPU options), ``benchmarks/results/xla_cpu_options.md``.
 
   Otherwise, on a jaxlib that does not know the option, or when ``XLA_FLAGS`` sets it (your choice
   wins): ``{}``, XLA's defaults. Per-program options change nothing else in the process.
@@ -170,21 +168,14 @@ REUSE_HOST_MEMORY_ENV = {"MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_MAX_": "0",
 def reuse_host_memory() -> bool:
   """Make this process's C allocator keep freed host memory for reuse (Linux with glibc only).
 
-  XLA:CPU allocates each run's temporary buffers anew (for an NB201 cell at batch 64 about 0.55 GB
-  for a gradient, 2 GB for GraSP). glibc serves allocations over 32 MiB with ``mmap`` and unmaps
-  them on ``free``, so every run touches fresh pages that the kernel must fault in and zero: 134k
-  page faults per architecture for grad_norm, 495k for GraSP, up to half the run time on a 2-core
-  CPU. This sets glibc's ``mallopt`` so that freed memory stays in the process and is reused: one
+  XLA:CPU allocates each run's temporary buffers anew; glibc serves large allocations with ``mmap``
+  and unmaps them on ``free``, so every run touches fresh pages that the kernel must fault in and
+  zero. This sets glibc's ``mallopt`` so that freed memory stays in the process and is reused: one
   arena (``M_ARENA_MAX`` 1), no ``mmap`` for large blocks (``M_MMAP_MAX`` 0), never trim the heap
-  (``M_TRIM_THRESHOLD`` -1). PyTorch's CPU code reuses its (smaller) tensors from the heap already
-  (no page faults per architecture, with or without these settings).
-
-  The cost is resident memory: the process keeps its peak heap, and the heap fragments where
-  buffers of many sizes come and go. ``jaxnas score --proxies grad_norm`` on 200 NB201 cells at
-  batch 64: 1.56x faster per architecture, 2.55 GB resident instead of 1.52 GB (2.15 GB after 20
-  cells: the heap still grows). The seven classic proxies scored together are no faster, and the
-  throughput benchmark's process peaks at 10.7 instead of 6.4 GiB
-  (``benchmarks/results/sweep_nb201.md``, ``throughput_nb201_reuse.md``). Hence opt-in.
+  (``M_TRIM_THRESHOLD`` -1). The cost is resident memory: the process keeps its peak heap, and the
+  heap fragments where buffers of many sizes come and go; the seven classic proxies scored together
+  are no faster. Hence opt-in. Measured (page faults, speed, resident memory):
+  ``benchmarks/README.md`` (host memory).
 
   Process-wide, so jaxnas's library functions never call it; ``jaxnas score --host-memory reuse``
   does. Call it before the first JAX computation: JAX's CPU worker threads allocate from their own

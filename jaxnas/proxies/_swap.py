@@ -134,8 +134,8 @@ def reg_swap(apply_fn, variables, batch, key, *, mu=NB201_MU, sigma=NB201_SIGMA,
   defaults, mu = 950 (thousand parameters) and sigma = 1e6, are the best point of a grid for the
   mean Spearman rho against NB201's CIFAR-10 and CIFAR-100 test accuracy on 933 cells disjoint from
   the correlation benchmark's (``benchmarks/reg_swap_prior.py``: 16 real images, one N(0, 1)
-  weight draw per cell). On the benchmark's own 1,000 cells (held out) they give rho 0.887 /
-  0.881 against SWAP's 0.819 / 0.828. The scale matters: log SWAP spans about 2 over NB201, so a
+  weight draw per cell); their held-out rho on the benchmark's own 1,000 cells is in
+  ``benchmarks/results/correlation_nb201.md``. The scale matters: log SWAP spans about 2 over NB201, so a
   prior term spanning 20 (e.g. sigma = 1e5) ranks by size alone. Over NB201 the factor stays above
   0.46 (P from 73 to 1,532 thousand), so float32 never underflows. Both are traced (changing them
   does not recompile).

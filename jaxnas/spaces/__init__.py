@@ -2,20 +2,34 @@
 
 Each space is a stateless object with the :class:`SearchSpace` interface; the module-level
 instances :data:`nb201` and :data:`nats_sss` are the ones to use.
+
+NB201 facts the tests check against `../shared/data`: all 15,625 (index, arch) pairs (the official
+order is Python's `random.seed(88)` shuffle, computed, not shipped); the 341 zero-output cells (all
+at 10% on CIFAR-10); 6,466 non-isomorphic cells under the benchmark's convention (xautodl
+`to_unique_str(consider_zero=True)`), 5,390 when zero terms are dropped (`canonical(..., semantic=True)`);
+parameter and FLOP ranges 0.07-1.53 M and 7.78-220.1 M.
 """
 
 from ._base import SearchSpace as SearchSpace
-from ._nats import CHANNELS as NATS_CHANNELS
 from ._nats import NATSSizeSpace as NATSSizeSpace
-from ._nats import nats_sss as nats_sss
-from ._nb201 import EDGES as NB201_EDGES
-from ._nb201 import OPS as NB201_OPS
 from ._nb201 import NB201Space as NB201Space
-from ._nb201 import nb201 as nb201
 from ._nb201 import parse_arch_list as parse_arch_list
 from ._select import parse_archs as parse_archs
+from . import _nats, _nb201
+
+nb201 = _nb201.nb201
+"""The NAS-Bench-201 cell space (:class:`NB201Space`): 15,625 cells, each 6 op codes."""
+nats_sss = _nats.nats_sss
+"""The NATS-Bench size space (:class:`NATSSizeSpace`): 32,768 channel configurations, 5 codes each."""
+NB201_OPS = _nb201.OPS
+"""NB201's op vocabulary; an encoding's integers index it (``none``, ``skip_connect``, ...)."""
+NB201_EDGES = _nb201.EDGES
+"""NB201's cell edges as (target node, source node), in arch-string order."""
+NATS_CHANNELS = _nats.CHANNELS
+"""The size space's channel choices per layer: code d means ``NATS_CHANNELS[d] = 8 * (d + 1)``."""
 
 SPACES = {"nb201": nb201, "nats_sss": nats_sss}
+"""The spaces by name, as the CLI's ``--space`` and :func:`get` look them up."""
 
 
 def get(name: str):

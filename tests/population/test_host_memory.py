@@ -38,16 +38,21 @@ def test_reuse_after_jax_started_warns():
 
 
 def test_cli_host_memory_reuse_scores_like_release(tmp_path):
-  rows = {}
+  """Same scores with either allocator setting. The second run loads the first one's program from
+  a compilation cache of its own (one compilation instead of two), so the two runs execute the same
+  XLA program and only the allocator differs."""
+  rows, summaries = {}, {}
   for mode in ("release", "reuse"):
     out = tmp_path / f"{mode}.csv"
     proc = subprocess.run([sys.executable, "-m", "jaxnas", "score", "--archs", "0:3", "--proxies",
                            "nwot,params", "--batch-size", "8", "--host-memory", mode, "--no-progress",
-                           "--compile-cache", "none", "--out", str(out)],
+                           "--compile-cache", str(tmp_path / "xla"), "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows[mode] = out.read_text()
+    summaries[mode] = json.loads(proc.stdout)
   assert rows["reuse"] == rows["release"]
+  assert summaries["reuse"]["compile_cache"]["hits"] >= 1, summaries["reuse"]["compile_cache"]
   bad = subprocess.run([sys.executable, "-m", "jaxnas", "score", "--host-memory", "keep"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
   assert bad.returncode == 2 and "--host-memory" in bad.stderr
