@@ -7,10 +7,7 @@ and :func:`aggregate_table` runs one over a table, fitting a learned one on N la
 
 from __future__ import annotations
 
-import csv
 import functools
-import gzip
-import io
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional, Sequence
 
@@ -18,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from jaxnas import data
 
 from ._baselines import random_forest
 from ._features import nb201_cell_features
@@ -53,29 +52,17 @@ class ScoreTable(NamedTuple):
 
 
 def _read_one(path: Path, columns: Optional[Sequence[str]]):
-  if not path.is_file():
-    raise FileNotFoundError(f"Scores file not found: {path}.")
-  raw = gzip.open(path, "rt", newline="") if path.suffix == ".gz" else open(path, newline="")
-  with raw as fh:
-    reader = csv.DictReader(io.StringIO(fh.read()))
-    rows = list(reader)
-    fields = reader.fieldnames or []
-  if "index" not in fields:
-    raise ValueError(f"{path}: a scores table needs an 'index' column; has {fields}.")
-  names = [f for f in fields if f not in ("index", "arch")]
+  """(index, arch, names, values) of one score table read by :func:`jaxnas.data.load_table`."""
+  table = data.load_table(path)
+  names = list(table.columns)
   if columns is not None:
     missing = [c for c in columns if c not in names]
     if missing:
       raise ValueError(f"{path}: no column(s) {missing}; has {names}.")
     names = list(columns)
-  if not names or not rows:
-    raise ValueError(f"{path}: no proxy columns or no rows.")
-  index = np.asarray([int(r["index"]) for r in rows], np.int64)
-  if len(np.unique(index)) != len(index):
-    raise ValueError(f"{path}: the 'index' column has duplicates.")
-  arch = np.asarray([r.get("arch", "") for r in rows])
-  vals = np.asarray([[float(r[n]) if r[n] != "" else np.nan for n in names] for r in rows], np.float64)
-  return index, arch, names, vals
+  if not names:
+    raise ValueError(f"{path}: no proxy columns.")
+  return table.index, table.arch, names, np.stack([table.columns[n] for n in names], axis=1)
 
 
 def read_scores(sources: Sequence) -> ScoreTable:
