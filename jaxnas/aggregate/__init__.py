@@ -6,7 +6,6 @@ every non-finite score ranks worst (:func:`oriented`, the one place of that poli
 """
 
 from ._baselines import random_forest as random_forest
-from ._features import NB201_FEATURES as NB201_FEATURES
 from ._features import nb201_cell_features as nb201_cell_features
 from ._learned import FitResult as FitResult
 from ._learned import Model as Model
@@ -26,8 +25,6 @@ from ._ranks import oriented as oriented
 from ._ranks import rank as rank
 from ._ranks import soft_rank as soft_rank
 from ._ranks import soft_sort as soft_sort
-from ._table import ENSEMBLE_MEMBERS as ENSEMBLE_MEMBERS
-from ._table import METHODS as METHODS
 from ._table import Aggregate as Aggregate
 from ._table import Method as Method
 from ._table import ScoreTable as ScoreTable
@@ -44,6 +41,16 @@ from ._training_free import rank_mean as rank_mean
 from ._training_free import te_nas as te_nas
 from ._training_free import vkdnw_agg as vkdnw_agg
 from ._training_free import vkdnw_single as vkdnw_single
+
+from . import _features, _table
+
+ENSEMBLE_MEMBERS = _table.ENSEMBLE_MEMBERS
+"""Independently fitted MLPs the ``mlp_ensemble`` method averages."""
+METHODS = _table.METHODS
+"""Every aggregation method of ``jaxnas aggregate`` by name (:class:`Method` records)."""
+NB201_FEATURES = _features.NB201_FEATURES
+"""Names of the columns :func:`nb201_cell_features` returns, in order (GRAF-style op counts and
+path statistics of an NB201 cell)."""
 
 __all__ = [
     "ENSEMBLE_MEMBERS", "METHODS", "NB201_FEATURES", "Aggregate", "FitResult", "Method", "Model",

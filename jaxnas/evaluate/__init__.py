@@ -6,11 +6,16 @@ from ._aggregate import vkdnw_aggregate as vkdnw_aggregate
 from ._aggregate import vkdnw_single as vkdnw_single
 
 from ._correlate import Correlation as Correlation
-from ._correlate import PLOT_SCALES as PLOT_SCALES
 from ._correlate import correlation_table as correlation_table
 from ._correlate import oriented_scores as oriented_scores
 from ._correlate import rank_correlation as rank_correlation
 from ._correlate import scatter_grid as scatter_grid
+
+from . import _correlate
+
+PLOT_SCALES = _correlate.PLOT_SCALES
+"""x-axis scales of :func:`scatter_grid` (``jaxnas correlate --plot-scale``): 'auto', 'rank' (the
+scale rho and tau see), 'log' (symmetric) and 'linear'."""
 
 __all__ = ["Correlation", "PLOT_SCALES", "correlation_table", "log_rank_aggregate",
            "oriented_scores", "rank_correlation", "scatter_grid", "te_nas_aggregate",

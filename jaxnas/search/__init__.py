@@ -13,7 +13,6 @@ from ._base import Strategy as Strategy
 from ._base import finite_or_worst as finite_or_worst
 from ._bo import acquisition as acquisition
 from ._bo import maximise_acquisition as maximise_acquisition
-from ._experiment import STRATEGIES as STRATEGIES
 from ._experiment import build_strategy as build_strategy
 from ._experiment import fitness_for as fitness_for
 from ._experiment import mean_rank as mean_rank
@@ -26,7 +25,6 @@ from ._gp import gp_fit as gp_fit
 from ._gp import gp_predict as gp_predict
 from ._gp import log_marginal_likelihood as log_marginal_likelihood
 from ._gp import matern52 as matern52
-from ._hnas import HNAS_PROXIES as HNAS_PROXIES
 from ._hnas import HNASState as HNASState
 from ._hnas import hnas as hnas
 from ._pareto import dominance_matrix as dominance_matrix
@@ -36,12 +34,10 @@ from ._pareto import igd as igd
 from ._pareto import igd_plus as igd_plus
 from ._pareto import non_dominated as non_dominated
 from ._pareto import non_dominated_sort as non_dominated_sort
-from ._pdns import PDNS_OBJECTIVES as PDNS_OBJECTIVES
 from ._pdns import PDNSState as PDNSState
 from ._pdns import front_indicators as front_indicators
 from ._pdns import mtf_pdns as mtf_pdns
 from ._pdns import pdns_archive as pdns_archive
-from ._robot import ROBOT_PROXIES as ROBOT_PROXIES
 from ._robot import RoBoTState as RoBoTState
 from ._robot import minmax_columns as minmax_columns
 from ._robot import robot as robot
@@ -61,7 +57,22 @@ from ._strategies import RankedState as RankedState
 from ._strategies import random_search as random_search
 from ._strategies import ranked_queries as ranked_queries
 from ._strategies import regularized_evolution as regularized_evolution
-from ._strategies import swap_nas as swap_nas
+
+from . import _experiment, _hnas, _pdns, _robot, _strategies
+
+STRATEGIES = _experiment.STRATEGIES
+"""Every strategy name of ``jaxnas search``, with the proxy columns it reads by default (its
+reference's) and the kind of fitness it spends ('query' strategies spend the query budget)."""
+HNAS_PROXIES = _hnas.HNAS_PROXIES
+"""The proxies HNAS's criterion reads: the NTK trace norm and condition number."""
+PDNS_OBJECTIVES = _pdns.PDNS_OBJECTIVES
+"""MTF-PDNS's objectives on NB201: synflow, jacob_cov and snip maximised, FLOPs minimised."""
+ROBOT_PROXIES = _robot.ROBOT_PROXIES
+"""RoBoT's default proxies (its ``--training_free_metrics``), in its order."""
+swap_nas = _strategies.swap_nas
+"""SWAP-NAS evolution (Peng et al., ICLR 2024): :func:`regularized_evolution` whose fitness is a
+proxy (``reg_swap`` by default), no query. pym1024/SWAP publishes no search code, so the settings
+are regularized_evolution's (P=10, S=3) with 1,000 proxy evaluations by default."""
 
 __all__ = [
     "EvolutionState", "FitnessSource", "GPPosterior", "HNASState", "HNAS_PROXIES", "PDNSState",
