@@ -251,7 +251,7 @@ def cmd_search(args) -> int:
       raise ValueError(f"`--proxies`: live scoring takes one proxy for {args.strategy}, got {use}.")
     proxy = proxies.get(use[0])
     images = data.from_spec(args.data, seed=args.seed)
-    scores = {use[0]: np.full(space.size, np.nan)}  # placeholder: values come from live scoring
+    scores = {use[0]: np.full(space.size, np.nan)}  # names the column; its values come from live scoring
   strategy, used = search.build_strategy(args.strategy, space, scores=scores, proxies=names,
                                          budget=args.budget, options=options)
   if live:
