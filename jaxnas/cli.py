@@ -219,8 +219,8 @@ def cmd_aggregate(args) -> int:
                                   seed=args.seed, graph=args.graph_features)
   out = Path(args.out)
   out.parent.mkdir(parents=True, exist_ok=True)
-  population.write_rows(out, ["index", "arch", "score"],
-                        [[int(i), a, repr(float(v))] for i, a, v in zip(table.index, table.arch, res.scores)])
+  rows = [[int(i), a, repr(float(v))] for i, a, v in zip(table.index, table.arch, res.scores)]
+  population.write_rows(out, ["index", "arch", "score"], rows)
   print(json.dumps({"out": str(out), "rows": len(table.index), "method": args.method,
                     "proxies": list(res.proxies), "labels": len(res.fitted), "seed": args.seed,
                     "graph_features": args.graph_features}, indent=1))
@@ -251,7 +251,8 @@ def cmd_search(args) -> int:
       raise ValueError(f"`--proxies`: live scoring takes one proxy for {args.strategy}, got {use}.")
     proxy = proxies.get(use[0])
     images = data.from_spec(args.data, seed=args.seed)
-    scores = {use[0]: np.full(space.size, np.nan)}  # names the column; its values come from live scoring
+    # names the proxy's column; its values come from live scoring
+    scores = {use[0]: np.full(space.size, np.nan)}
   strategy, used = search.build_strategy(args.strategy, space, scores=scores, proxies=names,
                                          budget=args.budget, options=options)
   if live:
