@@ -175,9 +175,8 @@ def cmd_run(args) -> int:
       killed = f"killed at its cap + {args.grace_s:.0f} s (still compiling or in one chunk)"
     rec = json.loads(record.read_text()) if record.exists() else {}
     if killed:
-      rows = len(_read_csv(out / spec.get("csv", spec["name"] + ".csv"))[1]) if (
-          out / spec.get("csv", spec["name"] + ".csv")).exists() else 0
-      rec = {**rec, "status": killed, "rows_in_file": rows}
+      path = out / spec.get("csv", spec["name"] + ".csv")
+      rec = {**rec, "status": killed, "rows_in_file": len(_read_csv(path)[1]) if path.exists() else 0}
     rec.setdefault("status", "child process ended without a record")
     rec["parent_wall_s"] = round(time.perf_counter() - t0, 1)
     timing["stages"].setdefault(spec["name"], []).append({**spec, **rec})
@@ -214,19 +213,18 @@ def cmd_stage(args) -> int:
   path = out / spec.get("csv", spec["name"] + ".csv")
   done = {}
   if path.exists():
-    old_header, rows = _read_csv(path)
-    done = rows if old_header == header else {}
+    try:  # the valid rows of an earlier attempt with the same columns (others: a fresh file)
+      done = population.read_rows(path, header).rows
+    except ValueError:
+      done = {}
   done = {i: done[i] for i in wanted if i in done}
-  with open(path, "w", newline="") as fh:
-    w = csv.writer(fh)
-    w.writerow(header)
-    w.writerows(done[i] for i in wanted if i in done)
+  population.write_rows(path, header, [done[i] for i in wanted if i in done])
   sizes = {p.name: (bs or p.batch_size or 1) for p in plist}
   meta = {"jaxnas": "0.1.0", "space": "nb201", "archs": spec["archs"], "proxies": [p.name for p in plist],
           "data": "N(0, 1) batch from key(seed)" if images == "normal" else images_all.source,
           "synthetic": images == "normal", "seed": args.seed, "batch_sizes": sizes, "init": init,
           "draws": 1, "augmented": augmented, "device": env["device_kind"], "precision": args.precision}
-  Path(str(path) + ".meta.json").write_text(json.dumps(meta, indent=1))
+  population.write_meta(population.meta_path(path), meta)
   if images == "normal":
     batch = data.synthetic_batch(jax.random.key(args.seed), bs or 64)
     batches = {p.name: batch for p in plist}
@@ -242,10 +240,8 @@ def cmd_stage(args) -> int:
   t0 = time.perf_counter()
 
   def on_chunk(start, stop, scores):
-    rows = [[int(i), spaces.nb201.decode(e)] + [repr(float(v)) for v in row]
-            for i, e, row in zip(todo[start:stop], enc[start:stop], scores)]
-    with open(path, "a", newline="") as fh:
-      csv.writer(fh).writerows(rows)
+    population.append_rows(path, [population.format_row(i, spaces.nb201.decode(e), row)
+                                  for i, e, row in zip(todo[start:stop], enc[start:stop], scores)])
     stamps.append((time.perf_counter(), stop))
     if stop < len(todo) and time.perf_counter() - t0 > args.budget_s:
       raise _Deadline
