@@ -18,6 +18,12 @@ resumes every stage):
    images, as ``benchmarks/correlation.py`` and ``benchmarks/az_nas.py`` score them) in priority
    order into ``DIR/all_<group>.csv``, in ``jaxnas score``'s format with its meta file.
 
+With ``--parallel N`` up to N stages run at once (each process with 0.9 / N of the GPU's memory;
+their compilations overlap on the host's cores). ``--only all_<group>,all_<group>_rev`` scores a
+group from both ends, the first with ``--whole-method``, the second from the last cell with
+``--rev-method``; each stops where it meets the other's rows, and ``gpu.py merge --from DIR --to
+DIR2`` joins the halves (checking that cells both scored agree).
+
 Weights come from ``fold_in(key(0), official index)`` as everywhere in jaxnas, so every cell's
 score can be compared with the committed CPU scores of the same cell. Convolutions and matrix
 products run at ``--precision`` (default ``highest``: float32, no TF32 on NVIDIA GPUs). Timings
@@ -38,6 +44,7 @@ import argparse
 import csv
 import gzip
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -98,10 +105,17 @@ def _read_csv(path: Path) -> tuple[list[str], dict[int, list[str]]]:
   return header, rows
 
 
+def _indices(path: Path) -> set[int]:
+  """Indices of the complete rows of a score CSV that another process may be appending to."""
+  with open(path, newline="") as fh:
+    return {int(line.split(",", 1)[0]) for line in fh.read().splitlines(keepends=True)[1:]
+            if line.endswith("\n") and line.split(",", 1)[0].isdigit()}
+
+
 def plan(args) -> list[dict]:
   """The stages of a run, in order."""
   smoke = args.smoke
-  every, sample = ("0:6", "random:4:0") if smoke else ("all", SAMPLE)
+  every, sample = ("0:6", "random:4:0") if smoke else (args.whole_archs, SAMPLE)
   stages = [dict(name="nwot_all_vmap", proxies="nwot", archs=every, method="vmap", cap=args.cap_nwot,
                  csv="all_nwot.csv"),
             dict(name="nwot_1000_map", proxies="nwot", archs=sample, method="map", cap=args.cap_map)]
@@ -113,13 +127,21 @@ def plan(args) -> list[dict]:
   for group, (names, init, images, bs, aug) in WHOLE.items():
     if smoke:
       names = "swap" if group == "swap" else "params,flops"
-    stages.append(dict(name=f"all_{group}", proxies=names, archs=every, method=args.whole_method,
-                       init=init, images=images, batch_size=bs, augmented=aug,
-                       csv=f"all_{group}.csv", cap=None, group=group))
+    whole = dict(proxies=names, archs=every, init=init, images=images, batch_size=bs, augmented=aug,
+                 cap=None, group=group)
+    stages.append(dict(name=f"all_{group}", method=args.whole_method, csv=f"all_{group}.csv",
+                       peer=f"all_{group}_rev.csv", **whole))
+    # The same cells from the other end with the other method; the two stop where they meet.
+    stages.append(dict(name=f"all_{group}_rev", method=args.rev_method, csv=f"all_{group}_rev.csv",
+                       reverse=True, peer=f"all_{group}.csv", **whole))
   if args.only:
-    want = set(args.only.split(","))
-    stages = [s for s in stages if s["name"] in want]
-  return stages
+    want = args.only.split(",")
+    by_name = {s["name"]: s for s in stages}
+    unknown = [w for w in want if w not in by_name]
+    if unknown:
+      raise SystemExit(f"--only: unknown stage(s) {unknown}; valid: {', '.join(by_name)}")
+    return [by_name[w] for w in want]  # in the order given
+  return [s for s in stages if not s.get("reverse")]
 
 
 def _faster_method(timing: dict, group: str) -> str:
@@ -154,34 +176,52 @@ def cmd_run(args) -> int:
     common += ["--compile-cache", args.compile_cache]
   if args.chunk_size:
     common += ["--chunk-size", str(args.chunk_size)]
-  for spec in plan(args):
-    left = t_end - time.perf_counter()
-    cap = left if spec["cap"] is None else min(spec["cap"], left)
-    if cap < args.min_stage_s:
-      timing["stages"].setdefault(spec["name"], []).append({"status": "skipped: no time left"})
-      save()
-      continue
-    if spec.get("group") and spec["method"] == "auto":
-      spec["method"] = _faster_method(timing, spec["group"])
-    record = out / f"stage_{spec['name']}.json"
-    record.unlink(missing_ok=True)
-    cmd = [sys.executable, __file__, "stage", "--spec", json.dumps(spec), "--budget-s", f"{cap:.1f}", *common]
-    print(f"[{time.strftime('%H:%M:%S')}] {spec['name']}: cap {cap:.0f} s", flush=True)
-    t0 = time.perf_counter()
-    try:  # the child stops itself after the chunk that passes its budget; a hang is killed
-      subprocess.run(cmd, timeout=cap + args.grace_s, check=False)
-      killed = None
-    except subprocess.TimeoutExpired:
-      killed = f"killed at its cap + {args.grace_s:.0f} s (still compiling or in one chunk)"
+  env = dict(os.environ)
+  if args.parallel > 1:  # each child may take its share of the GPU's memory, no more
+    env["XLA_PYTHON_CLIENT_MEM_FRACTION"] = f"{0.9 / args.parallel:.3f}"
+  pending, running = list(plan(args)), []
+
+  def finish(spec, proc, t0, record, killed):
     rec = json.loads(record.read_text()) if record.exists() else {}
     if killed:
       path = out / spec.get("csv", spec["name"] + ".csv")
       rec = {**rec, "status": killed, "rows_in_file": len(_read_csv(path)[1]) if path.exists() else 0}
-    rec.setdefault("status", "child process ended without a record")
+    rec.setdefault("status", f"child process ended (rc {proc.returncode}) without a record")
     rec["parent_wall_s"] = round(time.perf_counter() - t0, 1)
+    rec["parallel"] = args.parallel
     timing["stages"].setdefault(spec["name"], []).append({**spec, **rec})
     save()
     print(json.dumps({spec["name"]: rec}), flush=True)
+
+  while pending or running:
+    while pending and len(running) < args.parallel:
+      spec = pending.pop(0)
+      left = t_end - time.perf_counter()
+      cap = left if spec["cap"] is None else min(spec["cap"], left)
+      if cap < args.min_stage_s:
+        timing["stages"].setdefault(spec["name"], []).append({"status": "skipped: no time left"})
+        save()
+        continue
+      if spec.get("group") and spec["method"] == "auto":
+        spec["method"] = _faster_method(timing, spec["group"])
+      record = out / f"stage_{spec['name']}.json"
+      record.unlink(missing_ok=True)
+      cmd = [sys.executable, __file__, "stage", "--spec", json.dumps(spec), "--budget-s", f"{cap:.1f}",
+             *common]
+      print(f"[{time.strftime('%H:%M:%S')}] {spec['name']}: cap {cap:.0f} s", flush=True)
+      running.append((spec, subprocess.Popen(cmd, env=env), time.perf_counter(), cap, record))
+    time.sleep(0.5)
+    for item in list(running):
+      spec, proc, t0, cap, record = item
+      killed = None
+      if proc.poll() is None:
+        if time.perf_counter() - t0 < cap + args.grace_s:
+          continue
+        proc.kill()  # the child stops itself after the chunk that passes its budget; a hang is killed
+        proc.wait()
+        killed = f"killed at its cap + {args.grace_s:.0f} s (still compiling or in one chunk)"
+      running.remove(item)
+      finish(spec, proc, t0, record, killed)
   return 0
 
 
@@ -231,20 +271,33 @@ def cmd_stage(args) -> int:
   else:
     batches = {p.name: data.select(images_all, sizes[p.name], args.seed, augmented=augmented) for p in plist}
   todo = np.asarray([i for i in wanted if i not in done], np.int64)
+  peer = out / spec["peer"] if spec.get("peer") else None
+  if spec.get("reverse"):
+    todo = todo[::-1].copy()
+  if peer is not None and peer.exists():
+    todo = np.asarray([i for i in todo if i not in _indices(peer)], np.int64)
   rec = {"env": env, "cells_wanted": len(wanted), "cells_before": len(done), "budget_s": args.budget_s}
   if not len(todo):
     record.write_text(json.dumps({**rec, "status": "complete (nothing to do)"}))
     return 0
   enc = spaces.nb201.encoding_of(todo)
   stamps: list = []
-  t0 = time.perf_counter()
+  t0 = last_look = time.perf_counter()
+  met = []
 
   def on_chunk(start, stop, scores):
+    nonlocal last_look
     population.append_rows(path, [population.format_row(i, spaces.nb201.decode(e), row)
                                   for i, e, row in zip(todo[start:stop], enc[start:stop], scores)])
-    stamps.append((time.perf_counter(), stop))
-    if stop < len(todo) and time.perf_counter() - t0 > args.budget_s:
+    now = time.perf_counter()
+    stamps.append((now, stop))
+    if stop < len(todo) and now - t0 > args.budget_s:
       raise _Deadline
+    if peer is not None and peer.exists() and stop < len(todo) and now - last_look > 5.0:
+      last_look = now
+      if set(todo[stop:].tolist()) <= _indices(peer):
+        met.append(stop)
+        raise _Deadline
 
   timing: list = []
   status = "complete"
@@ -256,7 +309,7 @@ def cmd_stage(args) -> int:
           chunk_size=args.chunk_size if spec["method"] == "vmap" else None, on_chunk=on_chunk,
           timing=timing)
   except _Deadline:
-    status = "cut by its time budget"
+    status = f"met its peer {spec['peer']}" if met else "cut by its time budget"
   except Exception as e:  # recorded, so that the parent goes on with the next stage
     status = f"failed: {type(e).__name__}: {e}"[:2000]
   if timing:
@@ -344,6 +397,45 @@ def cmd_report(args) -> int:
   return 0
 
 
+def cmd_merge(args) -> int:
+  """Joins each group's two halves (``all_<group>.csv`` from the first cell, ``all_<group>_rev.csv``
+  from the last) into ``TO/all_<group>.csv`` with the first half's meta file; cells both scored
+  must agree (their largest relative difference is printed and kept in the meta file)."""
+  src, dst = Path(getattr(args, "from")), Path(args.to)
+  dst.mkdir(parents=True, exist_ok=True)
+  from jaxnas import population
+
+  for fwd in sorted(src.glob("all_*.csv")):
+    if fwd.stem.endswith("_rev"):
+      continue
+    rev = fwd.with_name(fwd.stem + "_rev.csv")
+    header, rows = _read_csv(fwd)
+    meta = population.read_meta(population.meta_path(fwd))
+    worst = 0.0
+    if rev.exists():
+      rheader, rrows = _read_csv(rev)
+      if rheader != header:
+        raise SystemExit(f"{rev}: columns {rheader} differ from {fwd}'s {header}")
+      for i, r in rrows.items():
+        if i in rows:
+          a, b = np.asarray(rows[i][2:], float), np.asarray(r[2:], float)
+          fin = np.isfinite(a) & np.isfinite(b)
+          if (np.isfinite(a) != np.isfinite(b)).any():
+            raise SystemExit(f"cell {i}: finite in one of {fwd.name}, {rev.name} only: {a} vs {b}")
+          rel = np.abs(a[fin] - b[fin]) / np.maximum(np.abs(a[fin]), 1e-300)
+          worst = max(worst, float(rel.max(initial=0.0)))
+        else:
+          rows[i] = r
+      meta = {**meta, "merged_from": [fwd.name, rev.name], "overlap_max_rel_diff": worst,
+              "methods": "first half and last half scored by two stages; see gpu_timing.json"}
+    out = dst / fwd.name
+    population.write_rows(out, header, [rows[i] for i in sorted(rows)])
+    population.write_meta(population.meta_path(out), meta)
+    print(f"{out}: {len(rows)} cells" + (f" (with {rev.name}; overlap max rel. diff. {worst:.1e})"
+                                         if rev.exists() else ""))
+  return 0
+
+
 def main() -> int:
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   sub = ap.add_subparsers(dest="command", required=True)
@@ -373,6 +465,12 @@ def main() -> int:
     r.add_argument("--whole-method", default="auto", choices=("auto", "map", "vmap"),
                    help="method of the whole-space groups (auto: the faster on the 1,000 cells, else vmap)")
     r.add_argument("--smoke", action="store_true", help="a few cells and cheap proxies (a CPU check)")
+    r.add_argument("--whole-archs", default="all", help="cells of the whole-space stages (a check)")
+    r.add_argument("--parallel", type=int, default=1, help="stages run at once, each in its own process "
+                   "with 0.9 / this of the GPU's memory")
+    r.add_argument("--rev-method", default="vmap", choices=("map", "vmap"),
+                   help="method of the all_<group>_rev stages (the cells from the last, until they meet "
+                   "all_<group>'s)")
   p = sub.add_parser("report", help="agreement with the committed CPU scores (needs no GPU)")
   p.add_argument("--from", required=True)
   p.add_argument("--label", default="NVIDIA H200")
@@ -380,6 +478,10 @@ def main() -> int:
                  "--out-dir DIR --deadline-s 540")
   p.add_argument("--notes", help="a Markdown file appended to the report")
   p.set_defaults(func=cmd_report)
+  m = sub.add_parser("merge", help="join each group's all_<group>.csv and all_<group>_rev.csv")
+  m.add_argument("--from", required=True)
+  m.add_argument("--to", required=True)
+  m.set_defaults(func=cmd_merge)
   args = ap.parse_args()
   return args.func(args)
 
