@@ -207,6 +207,7 @@ def cmd_run(args) -> int:
       record = out / f"stage_{spec['name']}.json"
       record.unlink(missing_ok=True)
       cmd = [sys.executable, __file__, "stage", "--spec", json.dumps(spec), "--budget-s", f"{cap:.1f}",
+             "--until", f"{time.time() + cap:.1f}",
              *common]
       print(f"[{time.strftime('%H:%M:%S')}] {spec['name']}: cap {cap:.0f} s", flush=True)
       running.append((spec, subprocess.Popen(cmd, env=env), time.perf_counter(), cap, record))
@@ -291,7 +292,7 @@ def cmd_stage(args) -> int:
                                   for i, e, row in zip(todo[start:stop], enc[start:stop], scores)])
     now = time.perf_counter()
     stamps.append((now, stop))
-    if stop < len(todo) and now - t0 > args.budget_s:
+    if stop < len(todo) and time.time() > args.until:
       raise _Deadline
     if peer is not None and peer.exists() and stop < len(todo) and now - last_look > 5.0:
       last_look = now
@@ -392,7 +393,7 @@ def cmd_report(args) -> int:
   lines += [f"| {a} | {b} | {c} | {d} | {e:.1e} | {f:.1e} | {g} | {h:.6f} |" for a, b, c, d, e, f, g, h in agree]
   if args.notes:
     lines += ["", Path(args.notes).read_text().strip()]
-  (RESULTS / "gpu_nb201.md").write_text("\n".join(lines) + "\n")
+  Path(args.out).write_text("\n".join(lines) + "\n")
   print("\n".join(lines))
   return 0
 
@@ -453,6 +454,8 @@ def main() -> int:
     if name == "stage":
       r.add_argument("--spec", required=True)
       r.add_argument("--budget-s", type=float, required=True)
+      r.add_argument("--until", type=float, required=True, help="the parent's deadline (Unix time): "
+                     "the budget counts from the parent's start of this child, imports included")
       continue
     r.add_argument("--tar", help="also keep DIR as this .tar.gz, rewritten after every stage")
     r.add_argument("--deadline-s", type=float, default=540.0)
@@ -477,6 +480,7 @@ def main() -> int:
   p.add_argument("--command-note", default="python benchmarks/gpu.py run --data npz:cifar10_5000.npz "
                  "--out-dir DIR --deadline-s 540")
   p.add_argument("--notes", help="a Markdown file appended to the report")
+  p.add_argument("--out", default=str(RESULTS / "gpu_nb201.md"), help="the report (Markdown)")
   p.set_defaults(func=cmd_report)
   m = sub.add_parser("merge", help="join each group's all_<group>.csv and all_<group>_rev.csv")
   m.add_argument("--from", required=True)
