@@ -9,13 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnas._tree import leaf_name
-
-
-class Batch(NamedTuple):
-  """One batch of images (NHWC float) and optional integer labels (N,)."""
-
-  x: Any
-  y: Any = None
+from jaxnas.protocol import Batch as Batch
 
 
 class ApplyFn(Protocol):
