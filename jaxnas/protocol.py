@@ -58,11 +58,12 @@ class Capability(enum.Enum):
   LAYOUT = "layout"
 
 
-#: What a network that declares nothing (a plain ``apply_fn``) is taken to provide.
 PLAIN = frozenset({Capability.LOGITS, Capability.JVP})
+"""What a network that declares nothing (a plain ``apply_fn``) is taken to provide."""
 
-#: Activation functions by the name ``Activation.kind`` records carry.
 ACTIVATIONS: dict[str, Callable] = {"relu": jax.nn.relu}
+"""Activation functions by the name captured ``Activation`` records carry (``.kind``): a space with
+other activation functions adds them here, and the proxies that apply them follow."""
 
 
 class BlockRef(NamedTuple):
@@ -173,3 +174,8 @@ def activate(record, *, proxy: str):
     raise ValueError(f"{proxy}: captured activation of kind {kind!r} has no function in "
                      f"jaxnas.protocol.ACTIVATIONS (known: {sorted(ACTIVATIONS)}).")
   return ACTIVATIONS[kind](record.pre)
+
+
+__all__ = ["ACTIVATIONS", "Batch", "BlockRef", "Capability", "CapabilityError", "Layout",
+           "NetworkProtocol", "PLAIN", "activate", "capabilities", "declare", "has", "layout",
+           "require"]

@@ -50,7 +50,6 @@ from ._nb201 import nats_size_network as nats_size_network
 from ._nb201 import nb201_network as nb201_network
 from ._network import Network as Network
 from ._network import with_arch as with_arch
-from ._registry import SPACES as SPACES
 from ._registry import SpaceSpec as SpaceSpec
 from ._registry import network as network
 from ._registry import space_spec as space_spec
@@ -59,6 +58,11 @@ from ._tiny import TinyNetwork as TinyNetwork
 from ._tiny import nb201_widths as nb201_widths
 
 from . import _init, _nb201
+from . import _registry
+
+SPACES = _registry.SPACES
+"""Every search space by name: its :class:`SpaceSpec` (encodings, exact network, supernet or None,
+cost counts); :func:`space_spec` looks one up with a clear error."""
 
 
 def clear_caches() -> None:

@@ -33,12 +33,13 @@ class SpaceSpec(NamedTuple):
   costs: Callable[..., tuple]
 
 
-SPACES: dict[str, SpaceSpec] = {
+SPACES: dict[str, SpaceSpec] = {  # adding a space: one line here
     "nb201": SpaceSpec("nb201", spaces.nb201, _nb201.nb201_network, _nb201.nb201_supernet,
                        _nb201.nb201_costs),
     "nats_sss": SpaceSpec("nats_sss", spaces.nats_sss, _nb201.nats_sss_network, None,
                           _nb201.nats_sss_costs),
 }
+"""Every search space by name: its :class:`SpaceSpec`."""
 
 
 def space_spec(name: str) -> SpaceSpec:

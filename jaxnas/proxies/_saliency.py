@@ -267,8 +267,8 @@ def grasp(apply_fn, variables, batch, key):
   its primal output and H g as its tangent along g, one forward and backward pass plus their
   tangents (the reference runs the forward and backward pass twice, then differentiates the
   second). It is reverse over reverse (``grad`` of ``<g, grad L>``, as the reference) when
-  `apply_fn` has ``supports_jvp = False`` (a network with ``custom_vjp`` layers; every jaxnas
-  network supports ``jvp``); both are exact. The costliest of the classic proxies, as in the
+  the network does not declare ``Capability.JVP`` (a network with ``custom_vjp`` layers; every
+  jaxnas network declares it, and a plain function is taken to support it); both are exact. The costliest of the classic proxies, as in the
   reference; scored with grad_norm, snip or fisher it shares their pass.
   """
   del key
