@@ -50,17 +50,17 @@ def _within_module(names: list[str]) -> tuple:
   return (sub, 0 if leaf in ("kernel", "scale") else 1 if leaf == "bias" else 2, leaf)
 
 
-def param_tensors(params, order=None) -> list[_Slot]:
+def param_tensors(params, rank_of=None) -> list[_Slot]:
   """The parameter tensors of `params` in the reference network's order.
 
-  `order` is the network's declared ``Layout.param_order`` (:mod:`jaxnas.protocol`; see
-  :func:`reference_order`): ``order(names, cell)`` ranks the module owning a leaf. For jaxnas NB201
+  `rank_of` is the network's declared ``Layout.param_order`` (:mod:`jaxnas.protocol`; see
+  :func:`reference_order`): ``rank_of(names, cell)`` ranks the module owning a leaf. For jaxnas NB201
   networks (exact or supernet) this is xautodl ``TinyNetwork.named_parameters()`` order: stem conv,
   stem BN weight and bias, then cell by cell (each cell edge by edge, in the arch-string order of
   ``InferCell.layers``; conv weight, BN weight, BN bias), the ResNet blocks (conv_a, conv_b,
   downsample) in place, the last BN, the classifier weight and bias. Within a module PyTorch's
   order: the conv before its BN, weight before bias. A stacked leaf (``nn.scan``-ned cells) is one
-  tensor per cell. Leaves the order does not rank (all of them without `order`) come after, module
+  tensor per cell. Leaves `rank_of` does not rank (all of them without it) come after, module
   by module in ``jax.tree_util`` order.
   """
   flat = jax.tree_util.tree_flatten_with_path(params)[0]
@@ -73,7 +73,7 @@ def param_tensors(params, order=None) -> list[_Slot]:
     shape = tuple(np.shape(leaf))
     cells = [None] if not is_stacked(path) else list(range(shape[0]))
     for c in cells:
-      rank = order(tuple(names), c) if (names and order is not None) else None
+      rank = rank_of(tuple(names), c) if (names and rank_of is not None) else None
       within = _within_module(names)
       order = ((0,) + rank + within) if rank is not None else (1, first_of_module[parent]) + within
       slots.append(_Slot(i, c, jax.tree_util.keystr(path) + ("" if c is None else f"[{c}]"),
