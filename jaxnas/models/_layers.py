@@ -35,11 +35,15 @@ class Activation:
       supernet, 0 when the ReLU is absent from the selected architecture).
     wrapped: True when the ReLU sits inside a ReLU-conv-BN block. NASWOT's reference hooks both the
       block and its inner ReLU, so it counts these twice. (Static.)
+    mask: None (every unit is live) or a bool array over the last (channel) axis of `pre`: False
+      on channels the architecture does not have (channel-masked supernets hold zeros there).
+      Proxies read live units through ``jaxnas.proxies._base.live_units``.
   """
 
   pre: jax.Array
   weight: jax.Array
   wrapped: bool = flax.struct.field(pytree_node=False, default=True)
+  mask: Any = None
 
 
 @flax.struct.dataclass

@@ -190,11 +190,13 @@ def nb201_network(arch=None, *, num_classes: int = 10, variant: str = "xautodl",
   return Network(module)
 
 
-def nats_size_network(widths, *, num_classes: int = 10, dtype=jnp.float32) -> Network:
+def nats_size_network(widths, *, num_classes: int = 10, variant: str = "xautodl",
+                      batch_norm: bool = True, dtype=jnp.float32) -> Network:
   """Exact NATS-Bench size-space network (xautodl ``DynamicShapeTinyNet``, N=1, cell 9930).
 
   Args:
     widths: 5 channel widths (e.g. ``(16, 32, 32, 64, 64)``) or a 'c1:c2:c3:c4:c5' string.
+    variant, batch_norm: as :func:`nb201_network` (the proxies' reference network options).
   """
   from jaxnas.spaces import nats_sss
 
@@ -202,7 +204,8 @@ def nats_size_network(widths, *, num_classes: int = 10, dtype=jnp.float32) -> Ne
     widths = nats_sss.widths(nats_sss.encode(widths))
   widths = tuple(int(w) for w in widths)
   nats_sss.encode(":".join(map(str, widths)))  # validates
-  module = TinyNetwork(widths, tuple(int(o) for o in nats_sss.cell), num_classes, dtype=dtype)
+  module = TinyNetwork(widths, tuple(int(o) for o in nats_sss.cell), num_classes, variant, batch_norm,
+                       dtype=dtype)
   module._check()
   return Network(module)
 
@@ -215,11 +218,14 @@ def with_arch(net: Network, arch) -> Network:
 
 
 def supernet(space: str, **kwargs) -> Optional[Network]:
-  """The masked supernet of a search space ('nb201'), or None where only exact networks exist."""
+  """The masked supernet of a search space: 'nb201' (op switch) or 'nats_sss' (channel masks,
+  :class:`jaxnas.models.NATSSupernet`)."""
   if space == "nb201":
     return nb201_network(None, **kwargs)
   if space == "nats_sss":
-    return None
+    from ._nats import nats_supernet
+
+    return nats_supernet(**kwargs)
   raise ValueError(f"Unknown search space {space!r}; valid: 'nb201', 'nats_sss'.")
 
 
