@@ -68,6 +68,8 @@ EXACT_ONLY: Mapping[str, str] = {
     "meco": "reads module outputs (capture='outputs'); its per-layer channel correlation would see "
             "the dead channels",
     "meco_opt": "as meco: module outputs (capture='outputs')",
+    "fisher": "weights each layer by its fan-in read from the kernel's shape, which is 64 channels "
+              "wide in the supernet",
     "zen": "reads module outputs and BN running variances averaged over all channels",
     "rbflex": "reads module outputs (capture='outputs') and its kernel's bandwidth depends on the "
               "feature dimension, which dead channels change",
