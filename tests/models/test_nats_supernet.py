@@ -30,24 +30,29 @@ def _loss(logits):
 
 @pytest.fixture(scope="module")
 def supernet_run():
-  """Supernet logits, variables and parameter gradients of every test arch: one compiled program
-  mapped over the members."""
+  """Supernet logits and variables of every test arch (one compiled program mapped over the
+  members), parameter gradients and active masks of the GRAD_ARCHS members (a second one)."""
   with jax.enable_x64(True):
     net = models.supernet("nats_sss", dtype=jnp.float64)
     x = jax.random.normal(jax.random.key(1), IMAGE, jnp.float64)
     archs = _archs()
     enc = jnp.asarray(np.stack([nats_sss.encode(a) for a in archs]), jnp.int32)
 
-    def member(e):
+    def forward(e):
+      bound = models.with_arch(net, e)
+      variables = bound.init(jax.random.key(7), input_shape=IMAGE)
+      return bound(variables, x), variables
+
+    def gradients(e):
       bound = models.with_arch(net, e)
       variables = bound.init(jax.random.key(7), input_shape=IMAGE)
       rest = {"batch_stats": variables["batch_stats"]}
-      logits = bound(variables, x)
       grads = jax.grad(lambda p: _loss(bound({"params": p, **rest}, x)))(variables["params"])
-      return logits, variables, grads, bound.active(variables)
+      return grads, bound.active(variables)
 
-    out = fast_jit(lambda enc: jax.lax.map(member, enc))(enc)
-    yield archs, x, jax.tree.map(np.asarray, out)
+    logits, variables = fast_jit(lambda enc: jax.lax.map(forward, enc))(enc)
+    grads, active = fast_jit(lambda enc: jax.lax.map(gradients, enc))(enc[np.asarray(GRAD_ARCHS)])
+    yield archs, x, jax.tree.map(np.asarray, (logits, variables, grads, active))
 
 
 def _member(tree, i):
@@ -72,17 +77,17 @@ def test_logits_equal_exact_networks(supernet_run):
 def test_gradients_equal_exact_and_dead_parameters_get_zero(supernet_run):
   archs, x, (_, variables, grads, active) = supernet_run
   with jax.enable_x64(True):
-    for i in GRAD_ARCHS:
+    for m, i in enumerate(GRAD_ARCHS):
       arch = archs[i]
       exact = models.nats_size_network(arch, dtype=jnp.float64)
       ve = _nats.restrict(_member(variables, i), _widths(arch), exact.variable_shapes(IMAGE))
       rest = {"batch_stats": ve["batch_stats"]}
       want = fast_jit(jax.grad(lambda p, x: _loss(exact({"params": p, **rest}, x))))(ve["params"], x)
-      got = _nats.restrict({"params": _member(grads, i)}, _widths(arch), {"params": want})["params"]
+      got = _nats.restrict({"params": _member(grads, m)}, _widths(arch), {"params": want})["params"]
       for (path, g), w in zip(jax.tree_util.tree_leaves_with_path(got), jax.tree.leaves(want)):
         np.testing.assert_allclose(g, w, **TOL["float64"], err_msg=f"{arch} {jax.tree_util.keystr(path)}")
-      dead = jax.tree.map(lambda g, a: np.abs(np.where(a, 0.0, g)).max(), _member(grads, i),
-                          _member(active, i)["params"])
+      dead = jax.tree.map(lambda d, a: np.abs(np.where(a, 0.0, d)).max(), _member(grads, m),
+                          _member(active, m)["params"])
       assert max(jax.tree.leaves(dead)) == 0.0, arch
 
 
