@@ -219,7 +219,7 @@ def with_arch(net: Network, arch) -> Network:
 
 def supernet(space: str, **kwargs) -> Optional[Network]:
   """The masked supernet of a search space: 'nb201' (op switch) or 'nats_sss' (channel masks,
-  :class:`jaxnas.models.NATSSupernet`)."""
+  ``jaxnas.models._nats.NATSSupernet``)."""
   if space == "nb201":
     return nb201_network(None, **kwargs)
   if space == "nats_sss":
