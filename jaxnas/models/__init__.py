@@ -41,6 +41,8 @@ from ._network import nb201_network as nb201_network
 from ._network import network as network
 from ._network import supernet as supernet
 from ._network import with_arch as with_arch
+from ._nb101 import NB101Net as NB101Net
+from ._nb101 import nb101_network as nb101_network
 from ._tiny import TinyNetwork as TinyNetwork
 from ._tiny import nb201_widths as nb201_widths
 
@@ -51,6 +53,6 @@ INITS = _init.INITS
 ``"normal"`` (N(0, 1), the re-initialisation of Zen-NAS and SWAP), ``"kaiming_normal"`` (AZ-NAS's)."""
 
 __all__ = [
-    "Activation", "INITS", "Network", "Output", "TinyNetwork", "init_from_shapes", "nats_size_network",
-    "nb201_network", "nb201_widths", "network", "supernet", "with_arch",
+    "Activation", "INITS", "NB101Net", "Network", "Output", "TinyNetwork", "init_from_shapes",
+    "nats_size_network", "nb101_network", "nb201_network", "nb201_widths", "network", "supernet", "with_arch",
 ]
