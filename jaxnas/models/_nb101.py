@@ -52,8 +52,9 @@ _KERNEL = {space.CONV3X3: 3, space.CONV1X1: 1}
 
 
 def _max_pool(x, k: int, stride: int, padding: int):
-  """MaxPool2d(k, stride, padding) on NHWC (padding with -inf, as PyTorch)."""
-  init = jnp.asarray(-jnp.inf, x.dtype)
+  """MaxPool2d(k, stride, padding) on NHWC (padding with -inf, as PyTorch). The initial value is
+  a NumPy constant: JAX differentiates a max ``reduce_window`` only when it sees -inf there."""
+  init = np.array(-np.inf, x.dtype)
   pads = [(0, 0), (padding, padding), (padding, padding), (0, 0)]
   return jax.lax.reduce_window(x, init, jax.lax.max, (1, k, k, 1), (1, stride, stride, 1), pads)
 

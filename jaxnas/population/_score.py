@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import time
+import zlib
 from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 
 import jax
@@ -67,6 +68,26 @@ def member_keys(key: jax.Array, indices) -> jax.Array:
   """One key per architecture, ``fold_in(key, official_index)``: a member's score does not depend
   on which population (or chunk, device or process) it is scored in."""
   return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.asarray(indices, jnp.uint32))
+
+
+def member_ids(space, encodings) -> np.ndarray:
+  """The integers :func:`member_keys` folds in, one per architecture: the official index, or for a
+  space without one (``official_index`` False: nb101) a 31-bit CRC32 of the architecture's
+  identity (``space.identity``: NB101's graph hash), so a cell's weights and score do not depend on
+  where it is listed, and cells that prune to the same graph get the same ones."""
+  if getattr(space, "official_index", True):
+    return np.asarray(space.index_of(encodings), np.int64)
+  return np.asarray([zlib.crc32(space.identity(e).encode()) & 0x7FFFFFFF
+                     for e in np.asarray(encodings)], np.int64)
+
+
+def check_supported(space, proxies: Sequence[Proxy]) -> None:
+  """ValueError naming every proxy that cannot run on `space` (``space.unsupported_proxies``:
+  name -> why) before anything is scored."""
+  bad = getattr(space, "unsupported_proxies", {})
+  named = [f"{p.name}: {bad[p.name]}" for p in proxies if p.name in bad]
+  if named:
+    raise ValueError(f"Proxies not available on {space.name}: " + "; ".join(named))
 
 
 def proxy_inits(proxies: Sequence[Proxy], init: Optional[str] = None) -> list[str]:
@@ -351,6 +372,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
       raise TypeError(f"`proxies` must hold jaxnas.proxies.Proxy records, got {type(p).__name__}.")
   proxy_inits(proxies, init)
   sp = spaces.get(space)
+  check_supported(sp, proxies)
   enc = np.asarray(encodings)
   if enc.ndim != 2 or enc.shape[1] != sp.encoding_length:
     raise ValueError(f"`encodings` must have shape (P, {sp.encoding_length}) for {space}, got {enc.shape}.")
@@ -362,7 +384,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   mesh = population_mesh() if mesh is None else mesh
   per_proxy = [_batch_for(batches, p) for p in proxies]
   unique, batch_ids = _unique_batches(per_proxy)
-  key_data = [np.asarray(jax.random.key_data(member_keys(k, sp.index_of(enc))))
+  key_data = [np.asarray(jax.random.key_data(member_keys(k, member_ids(sp, enc))))
               for k in draw_keys(key, draws)]
   program = _program(space, tuple(proxies), tuple(sorted(network_kwargs.items())), method, init,
                      batch_ids, mesh, str(jax.random.key_impl(key)))
@@ -448,7 +470,8 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   _check_draws(draws)
   sp = spaces.get(space)
   enc = np.asarray(encodings)
-  keys = [member_keys(k, sp.index_of(enc)) for k in draw_keys(key, draws)]
+  check_supported(sp, proxies)
+  keys = [member_keys(k, member_ids(sp, enc)) for k in draw_keys(key, draws)]
   groups = _groups(proxies, dict(network_kwargs or {}), init)
   per_proxy = [_batch_for(batches, p) for p in proxies]
   unique, batch_ids = _unique_batches(per_proxy)

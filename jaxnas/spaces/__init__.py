@@ -15,7 +15,9 @@ from ._nats import NATSSizeSpace as NATSSizeSpace
 from ._nb101 import NB101Space as NB101Space
 from ._nb201 import NB201Space as NB201Space
 from ._nb201 import parse_arch_list as parse_arch_list
+from ._select import Selection as Selection
 from ._select import parse_archs as parse_archs
+from ._select import select_archs as select_archs
 from . import _nats, _nb101, _nb201
 
 nb201 = _nb201.nb201
@@ -48,5 +50,6 @@ def get(name: str):
 
 __all__ = [
     "NATS_CHANNELS", "NATSSizeSpace", "NB101Space", "NB101_OPS", "NB201Space", "NB201_EDGES",
-    "NB201_OPS", "SPACES", "SearchSpace", "get", "nats_sss", "nb101", "nb201", "parse_arch_list", "parse_archs",
+    "NB201_OPS", "SPACES", "SearchSpace", "Selection", "get", "nats_sss", "nb101", "nb201", "parse_arch_list",
+    "parse_archs", "select_archs",
 ]

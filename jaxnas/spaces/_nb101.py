@@ -172,6 +172,14 @@ class NB101Space:
 
   name = _SPACE
   official_index = False
+  #: Proxies of ``jaxnas.proxies.REGISTRY`` that cannot be scored here, with the reason
+  #: (``jaxnas.population.check_supported`` refuses them by name before anything runs).
+  unsupported_proxies = {
+      "rbflex": "jaxnas's RBFleX follows the reference's NB201 script, which reads the outputs of "
+                "xautodl's ReLU-conv-BN blocks (records that three modules output) beside the "
+                "ReLUs, with kernel widths fitted on NB201; the NB101 network has conv-BN-ReLU "
+                "blocks instead, so those records would be other tensors",
+  }
   size = NUM_UNIQUE
   encoding_length = NUM_EDGE_BITS + NUM_OPS
   choices_per_position = _CHOICES

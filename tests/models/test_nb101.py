@@ -106,6 +106,12 @@ def test_forward_equals_a_naive_float64_implementation(arch):
         lambda p, l: l * 1.5 + 0.1 if "'bn'" in jax.tree_util.keystr(p) else l, variables)
     x = np.asarray(jax.random.normal(jax.random.key(1), (2, 4, 4, 3), jnp.float64))
     got = np.asarray(net(variables, jnp.asarray(x)))
+    # reverse mode through every layer (max-pools included) against a central difference
+    loss = lambda x: jnp.sum(net(variables, x) ** 2)
+    d = np.asarray(jax.random.normal(jax.random.key(2), x.shape, jnp.float64))
+    fd = (loss(x + 1e-6 * d) - loss(x - 1e-6 * d)) / 2e-6
+    np.testing.assert_allclose(np.sum(np.asarray(jax.grad(loss)(jnp.asarray(x))) * d), fd,
+                               rtol=1e-6)
   params = jax.tree.map(np.asarray, variables["params"])
   np.testing.assert_allclose(got, _naive(arch, params, x, 2, 1, 4), rtol=1e-10, atol=1e-12)
 
