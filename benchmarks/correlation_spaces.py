@@ -107,8 +107,8 @@ def main() -> int:
   csv_path = SHARED / "nb101_naslib.csv"
   archs, members = distinct_cells(space, csv_path)
   n = len(archs) if args.limit is None else min(args.limit, len(archs))
-  if n < 1:
-    raise SystemExit("--limit must be >= 1")
+  if n < 3:
+    raise SystemExit("--limit must be >= 3 (a rank correlation needs 3 cells)")
   cells = RESULTS / f"correlation_{args.space}_cells.txt"
   cells.write_text("".join(a + "\n" for a in archs[:n]))
   groups = [g.strip() for g in args.groups.split(",") if g.strip()]

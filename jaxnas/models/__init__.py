@@ -12,6 +12,10 @@ re-initialisation of Zen/SWAP, `init="kaiming_normal"` for AZ-NAS's; the CLI's `
 `logits = net(variables, x, train=True)`, and any proxy:
 `jaxnas.proxies.nwot(net, variables, jaxnas.proxies.Batch(x), key)`.
 
+NAS-Bench-101: `jaxnas.models.network("nb101", enc)` (or `nb101_network(arch string | NASLib key)`)
+is zero-cost-nas's ``nasbench1.Network`` for one cell, exact networks only (see ``_nb101``'s
+docstring for why no supernet), with the same method surface and captures.
+
 ### The masked supernet
 
 The masked supernet holds both conv candidates on every edge. With ``supernet_impl="switch"``
