@@ -326,6 +326,7 @@ def nb101_network(arch, *, num_classes: int = 10, batch_norm: bool = True,
                   ("num_stacks", num_stacks), ("cells_per_stack", cells_per_stack)):
     if int(v) != v or v < 1:
       raise ValueError(f"`{name}` must be a positive integer, got {v!r}.")
+  space.vertex_channels(int(stem_channels), int(stem_channels), cell.matrix)  # splits >= 1 channel
   matrix = tuple(tuple(int(b) for b in row) for row in cell.matrix)
   module = NB101Network(matrix, tuple(int(o) for o in cell.ops), int(stem_channels),
                         int(num_stacks), int(cells_per_stack), int(num_classes), bool(batch_norm),

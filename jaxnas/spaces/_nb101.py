@@ -133,6 +133,9 @@ def vertex_channels(in_channels: int, out_channels: int, matrix) -> list[int]:
   if n == 2:
     return ch
   in_degree = np.sum(m[1:], axis=0)
+  if out_channels < int(in_degree[n - 1]):
+    raise ValueError(f"nb101: {out_channels} output channels cannot be split over the "
+                     f"{int(in_degree[n - 1])} vertices feeding the cell output (each needs >= 1).")
   interior, correction = divmod(out_channels, int(in_degree[n - 1]))
   for v in range(1, n - 1):
     if m[v, n - 1]:

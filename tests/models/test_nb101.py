@@ -147,4 +147,6 @@ def test_bad_arguments_are_named():
     models.nb101_network(BARE, variant="darts")
   with pytest.raises(ValueError, match="`stem_channels`"):
     models.nb101_network(BARE, stem_channels=0)
+  with pytest.raises(ValueError, match="3 output channels cannot be split over the 4 vertices"):
+    models.nb101_network(README, stem_channels=3)
   assert models.supernet("nb101") is None
