@@ -258,6 +258,9 @@ def cmd_aggregate(args) -> int:
 
 def cmd_search(args) -> int:
   space = spaces.get(args.space)
+  if not space.official_index:
+    raise ValueError(f"`jaxnas search` replays searches over tables indexed by official index; "
+                     f"{space.name} has none (its cells are looked up by graph hash).")
   truth = data.load_table(args.truth)
   query = truth.dense(args.query_column, space.size)
   cost = truth.dense(args.cost_column, space.size) if args.cost_column else None

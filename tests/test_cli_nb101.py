@@ -64,3 +64,10 @@ def test_unsupported_proxy_is_refused_by_name(tmp_path, capsys):
   assert code == 2
   assert "rbflex: " in capsys.readouterr().err
   assert not (tmp_path / "s.csv").exists()
+
+
+def test_search_refuses_a_space_without_official_index(tmp_path, capsys):
+  truth = tmp_path / "t.csv"
+  truth.write_text("index,arch,acc\n0,x,1.0\n")
+  assert main(["search", "--space", "nb101", "--strategy", "random", "--truth", str(truth)]) == 2
+  assert "nb101 has none" in capsys.readouterr().err
