@@ -29,7 +29,8 @@ OPS: tuple[str, ...] = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
 OP_ABBREV: tuple[str, ...] = ("conv3x3", "conv1x1", "maxpool3x3")
 CONV3X3, CONV1X1, MAXPOOL3X3 = 0, 1, 2
 #: NASLib's op list of its 56-int tuple keys (not NB101's canonical order).
-NASLIB_OPS: tuple[str, ...] = ("input", "output", "maxpool3x3", "conv1x1-bn-relu", "conv3x3-bn-relu")
+NASLIB_OPS: tuple[str, ...] = ("input", "output", "maxpool3x3", "conv1x1-bn-relu",
+                               "conv3x3-bn-relu")
 NUM_VERTICES = 7
 MAX_EDGES = 9
 #: The upper-triangular adjacency entries (source, target) in encoding order (row-major).
@@ -202,7 +203,8 @@ class NB101Space:
     if m.shape != (NUM_VERTICES, NUM_VERTICES):
       raise ValueError(f"nb101 `matrix` must be 7x7, got shape {m.shape}.")
     if not np.all((m == 0) | (m == 1)):
-      raise ValueError(f"nb101 `matrix` must hold only 0 and 1, got values {sorted(set(m.ravel().tolist()))}.")
+      values = sorted(set(m.ravel().tolist()))
+      raise ValueError(f"nb101 `matrix` must hold only 0 and 1, got values {values}.")
     if np.any(np.tril(m) != 0):
       i, j = np.argwhere(np.tril(m) != 0)[0]
       raise ValueError(f"nb101 `matrix` must be strictly upper triangular (a DAG in vertex order); "
@@ -221,7 +223,8 @@ class NB101Space:
   def spec(self, encoding) -> Spec:
     """The (matrix, ops) pair of an encoding (raw: unpruned)."""
     enc = self._one(encoding)
-    return Spec(matrix_of(enc), ("input",) + tuple(OPS[o] for o in enc[NUM_EDGE_BITS:]) + ("output",))
+    ops = tuple(OPS[o] for o in enc[NUM_EDGE_BITS:])
+    return Spec(matrix_of(enc), ("input",) + ops + ("output",))
 
   def from_naslib(self, key) -> np.ndarray:
     """Encoding of NASLib's 56-int tuple key (a tuple/list or its ``str``)."""
@@ -388,7 +391,8 @@ class NB101Space:
       new[:NUM_EDGE_BITS] = np.where(flips, 1 - new[:NUM_EDGE_BITS], new[:NUM_EDGE_BITS])
       for k in range(NUM_OPS):
         if gen.random() < 1 / len(OPS):
-          new[NUM_EDGE_BITS + k] = (new[NUM_EDGE_BITS + k] + int(gen.integers(1, len(OPS)))) % len(OPS)
+          pos = NUM_EDGE_BITS + k
+          new[pos] = (new[pos] + int(gen.integers(1, len(OPS)))) % len(OPS)
       if self.is_valid(new) and not np.array_equal(new, enc):
         return new
 
