@@ -55,7 +55,8 @@ GROUPS = {
 # Its params equal jaxnas's nb101 num_params on all 500 rows; its flops count more than
 # conv/linear multiply-accumulates (624.6 M against 613.6 M on the first row).
 NBSZ_SOURCE = ("NAS-Bench-Suite-Zero published scores, automl/NASLib naslib/data/zc_nasbench101.json "
-               "(blob 82227ea), rho over the same rows")
+               "(blob 82227ea), rho over all 500 rows / all 292 cells of the CSV (not restricted to "
+               "a partial run's cells)")
 NBSZ = {  # jaxnas name: (NASLib name, rho over 500 rows, rho over 292 distinct cells)
     "flops": ("flops", 0.720, 0.637),
     "params": ("params", 0.716, 0.646),
@@ -100,6 +101,9 @@ def main() -> int:
   ap.add_argument("--groups", default=",".join(GROUPS), help="comma-separated subset of " + ",".join(GROUPS))
   ap.add_argument("--data", default=str(SHARED / "cifar10_5000.npz"))
   ap.add_argument("--seed", type=int, default=0)
+  ap.add_argument("--report-only", action="store_true",
+                  help="score nothing: correlate each proxy over the cells its score file holds "
+                       "(a leading run of the cells file), timings from the timing file")
   args = ap.parse_args()
   from jaxnas import evaluate, proxies, spaces
 
@@ -121,7 +125,9 @@ def main() -> int:
     if p.is_relative_to(ROOT):
       return str(p.relative_to(ROOT))
     return "../" + str(p.relative_to(ROOT.parent)) if p.is_relative_to(ROOT.parent) else str(p)
-  commands, timing, scores = [], {}, {}
+  commands, scores = [], {}
+  timing_path = RESULTS / f"correlation_{args.space}_timing.json"
+  timing = json.loads(timing_path.read_text()) if timing_path.is_file() else {}
   for g in groups:
     names, extra = GROUPS[g]
     out = RESULTS / f"correlation_{args.space}_{g}_scores.csv"
@@ -131,16 +137,15 @@ def main() -> int:
       cmd += [k] if v is None else [k, v]
     cmd += ["--out", rel(out), "--no-progress"]
     commands.append(" ".join(cmd))
-    summary = json.loads(run([sys.executable, "-m", "jaxnas"] + cmd[1:]))
+    summary = {"scored_now": 0} if args.report_only else json.loads(
+        run([sys.executable, "-m", "jaxnas"] + cmd[1:]))
     if summary["scored_now"]:
       cells_now = summary["scored_now"]
       timing[g] = {"cells": cells_now, "run_s": summary["run_s"],
                    "s_per_cell": summary["s_per_arch"], "wall_s": summary["wall_s"],
                    "compile_s_per_cell": round((summary["lower_s"] + summary["compile_s"])
                                                / cells_now, 2)}
-    else:  # nothing left to score: keep the timing of the run that scored them
-      prev = RESULTS / f"correlation_{args.space}.csv"
-      timing[g] = _previous_timing(prev, g)
+      timing_path.write_text(json.dumps(timing, indent=1))
     with open(RESULTS / out.name, newline="") as fh:
       for r in csv.DictReader(fh):
         for name in names.split(","):
@@ -158,20 +163,24 @@ def main() -> int:
   for g in groups:
     for name in GROUPS[g][0].split(","):
       col = scores.get(name, {})
-      if len(col) < n:
+      m = 0  # the leading cells scored (all n unless a run was cut short)
+      while m < n and m in col:
+        m += 1
+      if m < 3:
         continue
-      s = np.asarray([col[i] for i in range(n)])
+      s = np.asarray([col[i] for i in range(m)])
       hib = proxies.REGISTRY[name].higher_is_better
-      r_cells = evaluate.rank_correlation(s, cells_acc, higher_is_better=hib)
-      r_rows = evaluate.rank_correlation(s[rows_idx], rows_acc, higher_is_better=hib)
+      r_cells = evaluate.rank_correlation(s, cells_acc[:m], higher_is_better=hib)
+      keep = rows_idx < m
+      r_rows = evaluate.rank_correlation(s[rows_idx[keep]], rows_acc[keep], higher_is_better=hib)
       ref = NBSZ.get(name)
-      table.append({"group": g, "proxy": name, "cells": n, "rows": len(rows_idx),
+      table.append({"group": g, "proxy": name, "cells": m, "rows": int(keep.sum()),
                     "rho_cells": round(r_cells.spearman, 4), "rho_rows": round(r_rows.spearman, 4),
                     "nonfinite": r_cells.n_nonfinite,
                     "nbsz_rho_rows": ref[1] if ref else "", "nbsz_rho_cells": ref[2] if ref else "",
-                    "s_per_cell": timing[g].get("s_per_cell", ""),
+                    "s_per_cell": timing.get(g, {}).get("s_per_cell", ""),
                     "higher_is_better": hib})
-  partial = n < len(archs)
+  partial = n < len(archs) or any(r["cells"] < n for r in table)
   out_csv = RESULTS / f"correlation_{args.space}.csv"
   with open(out_csv, "w", newline="") as fh:
     w = csv.DictWriter(fh, fieldnames=list(table[0]) if table else ["proxy"])
@@ -179,16 +188,6 @@ def main() -> int:
     w.writerows(table)
   _write_md(args, n, len(archs), len(members), partial, commands, timing, table)
   return 0
-
-
-def _previous_timing(path: Path, group: str) -> dict:
-  if not path.is_file():
-    return {}
-  with open(path, newline="") as fh:
-    for r in csv.DictReader(fh):
-      if r.get("group") == group and r.get("s_per_cell"):
-        return {"s_per_cell": float(r["s_per_cell"])}
-  return {}
 
 
 def _write_md(args, n, total, nrows, partial, commands, timing, table):
@@ -199,7 +198,8 @@ def _write_md(args, n, total, nrows, partial, commands, timing, table):
     lines += [f"**Partial result (`--limit {n}`): the first {n} of the {total} distinct cells of "
               "`nb101_naslib.csv`. Correlations over so few cells say nothing about the proxies; "
               "this proves the pipeline. Run the command below without `--limit` to complete it: "
-              "each group resumes from its score file.**", ""]
+              "each group resumes from its score file. A group whose run was cut short is "
+              "correlated over the cells its score file holds (the `cells` column).**", ""]
   lines += [f"Produced by `python benchmarks/correlation_spaces.py --space {space}"
             f"{f' --limit {args.limit}' if args.limit else ''}` (repository root, `../shared` beside "
             "it), which runs:", "", "```"] + commands + ["```", "",
@@ -222,7 +222,9 @@ def _write_md(args, n, total, nrows, partial, commands, timing, table):
   lines += ["", "Throughput (this machine: 2 CPU cores shared with other jobs, so an upper bound; "
             "each cell is its own exact network and compiles its own program, so compile s is per "
             "cell too: tracing, lowering and XLA compilation of the group's proxies for one cell; "
-            "s/cell is the run alone; timings of the cells the last command scored):", "",
+            "s/cell is the run alone; timings of the cells the last command scored, from "
+            f"`correlation_{space}_timing.json`; 'in s/cell': that run counted compilation in "
+            "s/cell):", "",
             "| group | cells timed | compile s/cell | s/cell | wall s |", "|---|---|---|---|---|"]
   for g, t in timing.items():
     lines.append(f"| {g} | {t.get('cells', 'resumed')} | {t.get('compile_s_per_cell', '')} | "
