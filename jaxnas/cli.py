@@ -34,7 +34,8 @@ _META_DEFAULTS = {"draws": 1, "augmented": False}
 def cmd_score(args) -> int:
   space = spaces.get(args.space)
   plist = proxies.parse(args.proxies)
-  indices = spaces.parse_archs(space, args.archs)
+  selection = spaces.select_archs(space, args.archs)
+  population.check_supported(space, plist)
   images = data.from_spec(args.data, seed=args.seed)
   sizes = _batch_sizes(plist, args.batch_size)
   # Everything that can be refused is checked before --out is touched.
@@ -52,7 +53,7 @@ def cmd_score(args) -> int:
       "init": inits[0] if len(set(inits)) == 1 else dict(zip((p.name for p in plist), inits)),
       "augmented": args.augment,
   }
-  wanted = [int(i) for i in indices]
+  wanted = [int(i) for i in selection.indices]
   writer = jax.process_index() == 0  # in a multi-process run, process 0 owns the files
   multi = jax.process_count() > 1
   with contextlib.ExitStack() as files:
@@ -62,7 +63,7 @@ def cmd_score(args) -> int:
       try:
         files.enter_context(population.lock_output(out))
         done = population.resume_rows(
-            out, meta, header, wanted, arch_of=lambda i: space.decode(space.encoding_of(i)),
+            out, meta, header, wanted, arch_of=selection.arch_of,
             defaults=_META_DEFAULTS, overwrite=args.overwrite)
       except ValueError as e:
         if not multi:
@@ -78,8 +79,8 @@ def cmd_score(args) -> int:
       if done:
         logging.getLogger("jaxnas").warning("resuming %s: %d of %d architectures already scored",
                                             out, len(wanted) - len(todo), len(wanted))
-    return _score_todo(args, space, plist, images, sizes, batches, out, header, wanted, todo,
-                       done, writer)
+    return _score_todo(args, space, selection, plist, images, sizes, batches, out, header, wanted,
+                       todo, done, writer)
 
 
 @contextlib.contextmanager
@@ -94,17 +95,17 @@ def _peer_loss_reported():
     raise lost from e
 
 
-def _score_todo(args, space, plist, images, sizes, batches, out, header, wanted, todo, done,
-                writer) -> int:
+def _score_todo(args, space, selection, plist, images, sizes, batches, out, header, wanted, todo,
+                done, writer) -> int:
   key = jax.random.key(args.seed)
-  enc = space.encoding_of(todo)
+  enc = selection.encodings_of(todo)
   timing: list = []
 
   def on_chunk(start, stop, scores):
     if not writer:
       return
-    rows = [population.format_row(i, space.decode(e), row)
-            for i, e, row in zip(todo[start:stop], enc[start:stop], scores)]
+    rows = [population.format_row(i, selection.arch_of(i), row)
+            for i, row in zip(todo[start:stop], scores)]
     population.append_rows(out, rows)
     for r in rows:
       done[int(r[0])] = r
@@ -159,9 +160,18 @@ def cmd_correlate(args) -> int:
   names = [f for f in fields if f not in ("index", "arch")]
   if not names or not rows:
     raise ValueError(f"{path}: no proxy columns or no rows.")
-  table = data.load_table(args.truth)
-  idx = np.asarray(_csv_column(path, rows, lines, "index", int))
-  truth = table.lookup(idx, args.column)
+  if _truth_is_keyed(args.truth):
+    if "arch" not in fields:
+      raise ValueError(f"{path}: matching a truth table by 'key' needs the scores' 'arch' column.")
+    space_name = args.space or _meta_space(path)
+    truth = evaluate.keyed_truth(spaces.get(space_name), [r["arch"] for r in rows], args.truth,
+                                 args.column)
+    source = f"{args.truth}, matched by key ({space_name})"
+  else:
+    table = data.load_table(args.truth)
+    idx = np.asarray(_csv_column(path, rows, lines, "index", int))
+    truth = table.lookup(idx, args.column)
+    source = table.source
   cols = [np.asarray(_csv_column(path, rows, lines, n, float)) for n in names]
   dirs = [proxies.REGISTRY[n].higher_is_better if n in proxies.REGISTRY else True for n in names]
   meta_path = Path(str(path) + ".meta.json")
@@ -172,7 +182,7 @@ def cmd_correlate(args) -> int:
     meta = {}
   if meta.get("synthetic"):
     print("WARNING: these scores were computed on SYNTHETIC images, not real data.")
-  print(f"{len(rows)} architectures from {path}; truth: {args.column} ({table.source})")
+  print(f"{len(rows)} architectures from {path}; truth: {args.column} ({source})")
   print("non-finite scores (NaN/inf) are ranked worst (jaxnas.evaluate.oriented_scores)")
   w = max([12] + [len(n) for n in names])
   print(f"{'proxy':<{w}} {'n':>6} {'nonfinite':>9} {'spearman':>9} {'kendall':>8}")
@@ -188,6 +198,25 @@ def cmd_correlate(args) -> int:
                           title=f"{path.name} vs {args.column}", scale=args.plot_scale)
     print(f"plot: {args.plot}")
   return 0
+
+
+def _truth_is_keyed(truth) -> bool:
+  """Whether a truth CSV is keyed by architecture ('key' column, no 'index')."""
+  p = Path(truth).expanduser()
+  if not p.is_file() or p.name.endswith(".gz"):
+    return False
+  with open(p, newline="") as fh:
+    header = next(csv.reader(fh), [])
+  return "key" in header and "index" not in header
+
+
+def _meta_space(scores: Path) -> str:
+  """The space a scores file was computed on (its meta file), for matching a keyed truth table."""
+  meta = population.read_meta(Path(str(scores) + ".meta.json"), out=scores) or {}
+  if "space" not in meta:
+    raise ValueError(f"{scores}: no meta file names its space; pass --space to match the truth "
+                     "table's 'key' column.")
+  return meta["space"]
 
 
 def _csv_column(path: Path, rows, lines, name: str, kind) -> list:
@@ -229,6 +258,9 @@ def cmd_aggregate(args) -> int:
 
 def cmd_search(args) -> int:
   space = spaces.get(args.space)
+  if not space.official_index:
+    raise ValueError(f"`jaxnas search` replays searches over tables indexed by official index; "
+                     f"{space.name} has none (its cells are looked up by graph hash).")
   truth = data.load_table(args.truth)
   query = truth.dense(args.query_column, space.size)
   cost = truth.dense(args.cost_column, space.size) if args.cost_column else None
@@ -348,8 +380,13 @@ def build_parser() -> argparse.ArgumentParser:
   s.set_defaults(func=cmd_score)
   c = sub.add_parser("correlate", help="rank correlation of scores with benchmark accuracy")
   c.add_argument("--scores", required=True)
-  c.add_argument("--truth", required=True, help="CSV with index, arch and accuracy columns")
+  c.add_argument("--truth", required=True,
+                 help="CSV with index, arch and accuracy columns, or with a 'key' column (e.g. "
+                      "nb101_naslib.csv: NASLib keys) matched to the scores' arch column through "
+                      "the space (same network; repeated keys averaged)")
   c.add_argument("--column", default="cifar10_test_acc")
+  c.add_argument("--space", choices=list(spaces.SPACES),
+                 help="space of a key-matched truth table (default: the scores' meta file)")
   c.add_argument("--plot", help="save a scatter grid (PNG)")
   c.add_argument("--plot-scale", default="auto", choices=evaluate.PLOT_SCALES,
                  help="x axes of the plot: 'rank' (the scale rho and tau see; spreads heavy "

@@ -10,6 +10,7 @@ from ._correlate import correlation_table as correlation_table
 from ._correlate import oriented_scores as oriented_scores
 from ._correlate import rank_correlation as rank_correlation
 from ._correlate import scatter_grid as scatter_grid
+from ._keyed import keyed_truth as keyed_truth
 
 from . import _correlate
 
@@ -17,6 +18,6 @@ PLOT_SCALES = _correlate.PLOT_SCALES
 """x-axis scales of :func:`scatter_grid` (``jaxnas correlate --plot-scale``): 'auto', 'rank' (the
 scale rho and tau see), 'log' (symmetric) and 'linear'."""
 
-__all__ = ["Correlation", "PLOT_SCALES", "correlation_table", "log_rank_aggregate",
+__all__ = ["Correlation", "PLOT_SCALES", "correlation_table", "keyed_truth", "log_rank_aggregate",
            "oriented_scores", "rank_correlation", "scatter_grid", "te_nas_aggregate",
            "vkdnw_aggregate", "vkdnw_single"]

@@ -21,6 +21,9 @@ the capabilities name (``active``, ``num_params``, ``flops``, ...); builders for
 the masked supernet (or None) and the cost counts; then one :class:`SpaceSpec` line in
 ``_registry.SPACES``. ``network(space, enc)`` and ``supernet(space)`` look the space up there;
 proxies read only what the network declares, so no proxy file changes.
+NAS-Bench-101: `jaxnas.models.network("nb101", enc)` (or `nb101_network(arch string | NASLib key)`)
+is zero-cost-nas's ``nasbench1.Network`` for one cell, exact networks only (see ``_nb101``'s
+docstring for why no supernet), with the same method surface and captures.
 
 ### The masked supernet
 
@@ -54,6 +57,8 @@ from ._registry import SpaceSpec as SpaceSpec
 from ._registry import network as network
 from ._registry import space_spec as space_spec
 from ._registry import supernet as supernet
+from ._nb101 import NB101Net as NB101Net
+from ._nb101 import nb101_network as nb101_network
 from ._tiny import TinyNetwork as TinyNetwork
 from ._tiny import nb201_widths as nb201_widths
 
@@ -78,7 +83,7 @@ INITS = _init.INITS
 ``"normal"`` (N(0, 1), the re-initialisation of Zen-NAS and SWAP), ``"kaiming_normal"`` (AZ-NAS's)."""
 
 __all__ = [
-    "Activation", "INITS", "NB201Network", "Network", "Output", "SPACES", "SpaceSpec", "TinyNetwork",
-    "clear_caches", "init_from_shapes", "nats_size_network", "nb201_network", "nb201_widths",
-    "network", "space_spec", "supernet", "with_arch",
+    "Activation", "INITS", "NB101Net", "NB201Network", "Network", "Output", "SPACES", "SpaceSpec",
+    "TinyNetwork", "clear_caches", "init_from_shapes", "nats_size_network", "nb101_network",
+    "nb201_network", "nb201_widths", "network", "space_spec", "supernet", "with_arch",
 ]

@@ -9,7 +9,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 from jaxnas import spaces
 
-from . import _nats, _nb201
+from . import _nats, _nb101, _nb201
 from ._network import Network
 
 
@@ -38,6 +38,7 @@ SPACES: dict[str, SpaceSpec] = {  # adding a space: one line here
                        _nb201.nb201_costs),
     "nats_sss": SpaceSpec("nats_sss", spaces.nats_sss, _nb201.nats_sss_network, _nats.nats_supernet,
                           _nb201.nats_sss_costs),
+    "nb101": SpaceSpec("nb101", spaces.nb101, _nb101.nb101_network, None, _nb101.nb101_costs),
 }
 """Every search space by name: its :class:`SpaceSpec`."""
 

@@ -103,6 +103,8 @@ from ._score import clear_caches as clear_caches
 from ._score import make_scorer as make_scorer
 from ._score import available_memory as available_memory
 from ._score import draw_keys as draw_keys
+from ._score import check_supported as check_supported
+from ._score import member_ids as member_ids
 from ._score import member_keys as member_keys
 from ._score import population_mesh as population_mesh
 from ._score import proxy_inits as proxy_inits
@@ -119,8 +121,9 @@ REUSE_HOST_MEMORY_ENV = _runtime.REUSE_HOST_MEMORY_ENV
 started by a shell (``env MALLOC_ARENA_MAX=1 ... jaxnas score ...``)."""
 
 __all__ = ["METHODS", "OutputLockedError", "PeerLostError", "Rows", "ScoreTiming", "agree_on_done",
-           "append_rows", "available_memory", "compiler_options", "count_cache_events",
-           "clear_caches", "default_cache_dir", "draw_keys", "format_row", "initialize_distributed",
-           "lock_output", "make_scorer", "member_keys", "meta_path", "peer_lost", "population_mesh", "proxy_inits",
+           "append_rows", "available_memory", "check_supported", "clear_caches", "compiler_options",
+           "count_cache_events", "default_cache_dir", "draw_keys", "format_row",
+           "initialize_distributed", "lock_output", "make_scorer", "member_ids", "member_keys",
+           "meta_path", "peer_lost", "population_mesh", "proxy_inits",
            "read_meta", "read_rows", "REUSE_HOST_MEMORY_ENV", "resume_rows", "reuse_host_memory",
            "score_exact", "score_population", "write_meta", "write_rows"]

@@ -6,6 +6,7 @@ import functools
 import logging
 import os
 import time
+import zlib
 from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 
 import jax
@@ -67,6 +68,26 @@ def member_keys(key: jax.Array, indices) -> jax.Array:
   """One key per architecture, ``fold_in(key, official_index)``: a member's score does not depend
   on which population (or chunk, device or process) it is scored in."""
   return jax.vmap(lambda i: jax.random.fold_in(key, i))(jnp.asarray(indices, jnp.uint32))
+
+
+def member_ids(space, encodings) -> np.ndarray:
+  """The integers :func:`member_keys` folds in, one per architecture: the official index, or for a
+  space without one (``official_index`` False: nb101) a 31-bit CRC32 of the architecture's
+  identity (``space.identity``: NB101's graph hash), so a cell's weights and score do not depend on
+  where it is listed, and cells that prune to the same graph get the same ones."""
+  if getattr(space, "official_index", True):
+    return np.asarray(space.index_of(encodings), np.int64)
+  return np.asarray([zlib.crc32(space.identity(e).encode()) & 0x7FFFFFFF
+                     for e in np.asarray(encodings)], np.int64)
+
+
+def check_supported(space, proxies: Sequence[Proxy]) -> None:
+  """ValueError naming every proxy that cannot run on `space` (``space.unsupported_proxies``:
+  name -> why) before anything is scored."""
+  bad = getattr(space, "unsupported_proxies", {})
+  named = [f"{p.name}: {bad[p.name]}" for p in proxies if p.name in bad]
+  if named:
+    raise ValueError(f"Proxies not available on {space.name}: " + "; ".join(named))
 
 
 def proxy_inits(proxies: Sequence[Proxy], init: Optional[str] = None) -> list[str]:
@@ -431,6 +452,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
       raise TypeError(f"`proxies` must hold jaxnas.proxies.Proxy records, got {type(p).__name__}.")
   proxy_inits(proxies, init)
   sp = spaces.get(space)
+  check_supported(sp, proxies)
   enc = np.asarray(encodings)
   if enc.ndim != 2 or enc.shape[1] != sp.encoding_length:
     raise ValueError(f"`encodings` must have shape (P, {sp.encoding_length}) for {space}, got {enc.shape}.")
@@ -450,7 +472,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   mesh = population_mesh() if mesh is None else mesh
   per_proxy = [_batch_for(batches, p) for p in proxies]
   unique, batch_ids = _unique_batches(per_proxy)
-  key_data = [np.asarray(jax.random.key_data(member_keys(k, sp.index_of(enc))))
+  key_data = [np.asarray(jax.random.key_data(member_keys(k, member_ids(sp, enc))))
               for k in draw_keys(key, draws)]
   program = _program(space, tuple(proxies), tuple(sorted(network_kwargs.items())), method, init,
                      batch_ids, mesh, str(jax.random.key_impl(key)), _key_ids)
@@ -538,7 +560,8 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   key_ids = tuple(range(len(proxies))) if _key_ids is None else _key_ids
   sp = spaces.get(space)
   enc = np.asarray(encodings)
-  keys = [member_keys(k, sp.index_of(enc)) for k in draw_keys(key, draws)]
+  check_supported(sp, proxies)
+  keys = [member_keys(k, member_ids(sp, enc)) for k in draw_keys(key, draws)]
   groups = _groups(proxies, dict(network_kwargs or {}), init)
   per_proxy = [_batch_for(batches, p) for p in proxies]
   unique, batch_ids = _unique_batches(per_proxy)
@@ -547,6 +570,7 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   out = np.zeros((enc.shape[0], len(proxies)), np.float64)
   bar = _progress(enc.shape[0], progress)
   t0 = time.perf_counter()
+  lower_s = compile_s = 0.0
   for i, e in enumerate(enc):
     for (kw, how), idx in groups:
       net = models.network(space, e, **dict(kw))
@@ -560,8 +584,12 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
       for d in range(draws):
         variables = net.init(jax.random.fold_in(keys[d][i], 0), init=how)
         if exe is None:
-          exe = jax.jit(run).lower(variables, keys[d][i], unique).compile(
-              compiler_options=compiler_options)
+          t = time.perf_counter()
+          lowered = jax.jit(run).lower(variables, keys[d][i], unique)
+          lower_s += time.perf_counter() - t
+          t = time.perf_counter()
+          exe = lowered.compile(compiler_options=compiler_options)
+          compile_s += time.perf_counter() - t
         for j, s in zip(idx, exe(variables, keys[d][i], unique)):
           out[i, j] += float(s)
     out[i] /= draws
@@ -571,8 +599,9 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
       bar.update(1)
   if bar is not None:
     bar.close()
-  if timing is not None:
-    timing.append(ScoreTiming(0.0, time.perf_counter() - t0, enc.shape[0]))
+  if timing is not None:  # one program per architecture: lowering and compiling summed over them
+    timing.append(ScoreTiming(compile_s, time.perf_counter() - t0 - lower_s - compile_s,
+                              enc.shape[0], lower_s))
   return out
 
 

@@ -1,26 +1,38 @@
 """Search spaces: architectures as small integer encodings (pure Python/NumPy, no Flax).
 
 Each space is a stateless object with the :class:`SearchSpace` interface; the module-level
-instances :data:`nb201` and :data:`nats_sss` are the ones to use.
+instances :data:`nb201`, :data:`nats_sss` and :data:`nb101` are the ones to use.
 
 NB201 facts the tests check against `../shared/data`: all 15,625 (index, arch) pairs (the official
 order is Python's `random.seed(88)` shuffle, computed, not shipped); the 341 zero-output cells (all
 at 10% on CIFAR-10); 6,466 non-isomorphic cells under the benchmark's convention (xautodl
 `to_unique_str(consider_zero=True)`), 5,390 when zero terms are dropped (`canonical(..., semantic=True)`);
 parameter and FLOP ranges 0.07-1.53 M and 7.78-220.1 M.
+
+NB101 facts the tests check against `../shared/data/nb101_naslib.csv`: NAS-Bench-101's graph hash of
+every one of the 500 NASLib keys (292 distinct cells after pruning), the published hashes of the
+README cell and of the bare input -> output cell.
 """
 
 from ._base import SearchSpace as SearchSpace
 from ._nats import NATSSizeSpace as NATSSizeSpace
+from ._nb101 import NB101Space as NB101Space
 from ._nb201 import NB201Space as NB201Space
 from ._nb201 import parse_arch_list as parse_arch_list
+from ._select import Selection as Selection
 from ._select import parse_archs as parse_archs
-from . import _nats, _nb201
+from ._select import select_archs as select_archs
+from . import _nats, _nb101, _nb201
 
 nb201 = _nb201.nb201
 """The NAS-Bench-201 cell space (:class:`NB201Space`): 15,625 cells, each 6 op codes."""
 nats_sss = _nats.nats_sss
 """The NATS-Bench size space (:class:`NATSSizeSpace`): 32,768 channel configurations, 5 codes each."""
+nb101 = _nb101.nb101
+"""The NAS-Bench-101 cell space (:class:`NB101Space`): 7-vertex DAGs, 26 codes each; no official
+index (cells are looked up by graph hash)."""
+NB101_OPS = _nb101.OPS
+"""NB101's op vocabulary in its canonical order; an encoding's last 5 integers index it."""
 NB201_OPS = _nb201.OPS
 """NB201's op vocabulary; an encoding's integers index it (``none``, ``skip_connect``, ...)."""
 NB201_EDGES = _nb201.EDGES
@@ -28,12 +40,12 @@ NB201_EDGES = _nb201.EDGES
 NATS_CHANNELS = _nats.CHANNELS
 """The size space's channel choices per layer: code d means ``NATS_CHANNELS[d] = 8 * (d + 1)``."""
 
-SPACES = {"nb201": nb201, "nats_sss": nats_sss}
+SPACES = {"nb201": nb201, "nats_sss": nats_sss, "nb101": nb101}
 """The spaces by name, as the CLI's ``--space`` and :func:`get` look them up."""
 
 
 def get(name: str):
-  """Space by name ('nb201' or 'nats_sss'); ValueError listing valid names otherwise."""
+  """Space by name ('nb201', 'nats_sss' or 'nb101'); ValueError listing valid names otherwise."""
   try:
     return SPACES[name]
   except KeyError:
@@ -41,6 +53,7 @@ def get(name: str):
 
 
 __all__ = [
-    "NATS_CHANNELS", "NATSSizeSpace", "NB201Space", "NB201_EDGES", "NB201_OPS", "SPACES",
-    "SearchSpace", "get", "nats_sss", "nb201", "parse_arch_list", "parse_archs",
+    "NATS_CHANNELS", "NATSSizeSpace", "NB101Space", "NB101_OPS", "NB201Space", "NB201_EDGES",
+    "NB201_OPS", "SPACES", "SearchSpace", "Selection", "get", "nats_sss", "nb101", "nb201", "parse_arch_list",
+    "parse_archs", "select_archs",
 ]

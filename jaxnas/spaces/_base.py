@@ -14,9 +14,14 @@ class SearchSpace(Protocol):
   An architecture is data: a fixed-length vector of small integers (the *encoding*). Every space
   also has an *arch string* (the benchmark's own spelling) and an *official index* (its position in
   the benchmark's tables). All functions are pure: they return new arrays and never mutate inputs.
+
+  ``official_index`` is False for a space whose benchmark has no index (NAS-Bench-101 looks cells
+  up by graph hash): there ``index_of``, ``encoding_of`` and ``all_encodings`` raise ValueError,
+  and the CLI numbers the architectures of a FILE by line.
   """
 
   name: str
+  official_index: bool
   size: int
   encoding_length: int
   choices_per_position: Sequence[int]

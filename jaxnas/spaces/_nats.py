@@ -37,6 +37,7 @@ class NATSSizeSpace(EncodedSpace):
   """
 
   name = _SPACE
+  official_index = True
   channels = CHANNELS
   size = len(CHANNELS) ** NUM_LAYERS
   encoding_length = NUM_LAYERS

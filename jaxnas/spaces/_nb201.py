@@ -67,6 +67,7 @@ class NB201Space(EncodedSpace):
   """
 
   name = _SPACE
+  official_index = True
   ops = OPS
   edges = EDGES
   size = len(OPS) ** len(EDGES)

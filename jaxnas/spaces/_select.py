@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -73,3 +74,83 @@ def parse_archs(space, spec: str) -> np.ndarray:
         raise ValueError(f"`archs` range must satisfy 0 <= START < STOP <= {space.size}, got {spec!r}.")
       return np.arange(start, stop)
   raise ValueError(f"`archs` must be all, START:STOP, random:N[:SEED] or an existing file; got {spec!r}.")
+
+
+class Selection(NamedTuple):
+  """Architectures chosen for scoring.
+
+  Attributes:
+    indices: (P,) int64 row ids: official indices, or for a space without an official index the
+      0-based line numbers of the FILE the architectures were listed in.
+    encodings: (P, L) int64 encodings, row k for ``indices[k]``.
+    archs: (P,) arch strings (for a space without an official index its canonical string:
+      ``space.decode(space.canonical(e))`` where the space has ``canonical``).
+  """
+
+  indices: np.ndarray
+  encodings: np.ndarray
+  archs: tuple
+
+  def arch_of(self, index: int) -> str:
+    return self.archs[self._pos()[int(index)]]
+
+  def encodings_of(self, indices) -> np.ndarray:
+    pos = self._pos()
+    return self.encodings[[pos[int(i)] for i in np.asarray(indices).ravel()]].reshape(
+        -1, self.encodings.shape[1])
+
+  def _pos(self) -> dict:
+    return {int(i): k for k, i in enumerate(self.indices)}
+
+
+def select_archs(space, spec: str) -> Selection:
+  """The architectures `spec` selects (see :func:`parse_archs`), with their encodings and arch
+  strings. A space with an official index takes every spec :func:`parse_archs` takes; one without
+  (``space.official_index`` False: nb101) takes a FILE only, one architecture per line in any form
+  ``space.encode`` accepts (for nb101: arch strings, NASLib tuple keys), blank lines and ``#``
+  comments ignored. Its ``index`` is the 0-based line number; each architecture is checked valid
+  (``space.check_valid`` where the space has it), and one listed again (same ``space.identity``,
+  for nb101 the same graph hash: the same network) is logged as a warning and kept once, at its
+  first line. Its encoding is ``space.canonical(e)`` where the space has ``canonical``."""
+  if getattr(space, "official_index", True):
+    idx = parse_archs(space, spec)
+    enc = space.encoding_of(idx)
+    return Selection(idx, enc, tuple(space.decode(e) for e in enc))
+  if not isinstance(spec, str) or not spec.strip():
+    raise ValueError(f"`archs` for {space.name} must be a FILE listing architectures.")
+  path = Path(spec.strip()).expanduser()
+  if not path.is_file():
+    raise ValueError(f"`archs` for {space.name} must be an existing FILE with one architecture per "
+                     f"line ({space.name} has no official index, so all, START:STOP and random:N "
+                     f"do not apply); got {spec!r}.")
+  canonical = getattr(space, "canonical", None)
+  check = getattr(space, "check_valid", None)
+  identity = getattr(space, "identity", space.decode)
+  first: dict = {}
+  rows, repeats = [], []
+  for lineno, line in enumerate(path.read_text().splitlines()):
+    text = line.split("#", 1)[0].strip()
+    if not text:
+      continue
+    try:
+      enc = space.encode(text)
+      if check is not None:
+        check(enc)
+      ident = identity(enc)
+      if canonical is not None:
+        enc = canonical(enc)
+    except (TypeError, ValueError) as e:
+      raise ValueError(f"{path}:{lineno + 1}: {e}") from None
+    if ident in first:
+      repeats.append(f"line {lineno + 1} repeats line {first[ident] + 1}")
+      continue
+    first[ident] = lineno
+    rows.append((lineno, enc))
+  if not rows:
+    raise ValueError(f"{path} lists no architectures.")
+  if repeats:
+    log.warning("%s: %d architecture(s) listed more than once, scored once: %s", path,
+                len(repeats), "; ".join(repeats[:5]) + ("; ..." if len(repeats) > 5 else ""))
+  enc = np.stack([e for _, e in rows]).astype(np.int64)
+  return Selection(np.asarray([i for i, _ in rows], np.int64), enc,
+                   tuple(space.decode(e) for e in enc))
