@@ -11,11 +11,12 @@ parameter and FLOP ranges 0.07-1.53 M and 7.78-220.1 M.
 """
 
 from ._base import SearchSpace as SearchSpace
+from ._darts import DartsSpace as DartsSpace
 from ._nats import NATSSizeSpace as NATSSizeSpace
 from ._nb201 import NB201Space as NB201Space
 from ._nb201 import parse_arch_list as parse_arch_list
 from ._select import parse_archs as parse_archs
-from . import _nats, _nb201
+from . import _darts, _nats, _nb201
 
 nb201 = _nb201.nb201
 """The NAS-Bench-201 cell space (:class:`NB201Space`): 15,625 cells, each 6 op codes."""
@@ -28,12 +29,17 @@ NB201_EDGES = _nb201.EDGES
 NATS_CHANNELS = _nats.CHANNELS
 """The size space's channel choices per layer: code d means ``NATS_CHANNELS[d] = 8 * (d + 1)``."""
 
-SPACES = {"nb201": nb201, "nats_sss": nats_sss}
+darts = _darts.darts
+"""The NAS-Bench-301 / DARTS cell space (:class:`DartsSpace`): 32 ints, normal then reduction cell."""
+DARTS_OPS = _darts.OPS
+"""DARTS ops in NASLib's nasbench301 order (``max_pool_3x3`` ... ``dil_conv_5x5``)."""
+
+SPACES = {"nb201": nb201, "nats_sss": nats_sss, "darts": darts}
 """The spaces by name, as the CLI's ``--space`` and :func:`get` look them up."""
 
 
 def get(name: str):
-  """Space by name ('nb201' or 'nats_sss'); ValueError listing valid names otherwise."""
+  """Space by name ('nb201', 'nats_sss' or 'darts'); ValueError listing valid names otherwise."""
   try:
     return SPACES[name]
   except KeyError:
@@ -41,6 +47,6 @@ def get(name: str):
 
 
 __all__ = [
-    "NATS_CHANNELS", "NATSSizeSpace", "NB201Space", "NB201_EDGES", "NB201_OPS", "SPACES",
-    "SearchSpace", "get", "nats_sss", "nb201", "parse_arch_list", "parse_archs",
+    "DARTS_OPS", "DartsSpace", "NATS_CHANNELS", "NATSSizeSpace", "NB201Space", "NB201_EDGES", "NB201_OPS", "SPACES",
+    "SearchSpace", "darts", "get", "nats_sss", "nb201", "parse_arch_list", "parse_archs",
 ]
