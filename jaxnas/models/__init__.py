@@ -32,6 +32,9 @@ with exact networks through the population engine (``tests/population``). Costs 
 side: `benchmarks/README.md` (the masked supernet) and ``benchmarks/results/supernet_nb201.md``.
 """
 
+from ._darts import DartsNet as DartsNet
+from ._darts import DartsNetwork as DartsNetwork
+from ._darts import darts_network as darts_network
 from ._init import init_from_shapes as init_from_shapes
 from ._layers import Activation as Activation
 from ._layers import Output as Output
@@ -51,6 +54,6 @@ INITS = _init.INITS
 ``"normal"`` (N(0, 1), the re-initialisation of Zen-NAS and SWAP), ``"kaiming_normal"`` (AZ-NAS's)."""
 
 __all__ = [
-    "Activation", "INITS", "Network", "Output", "TinyNetwork", "init_from_shapes", "nats_size_network",
-    "nb201_network", "nb201_widths", "network", "supernet", "with_arch",
+    "Activation", "DartsNet", "DartsNetwork", "INITS", "Network", "Output", "TinyNetwork", "init_from_shapes", "nats_size_network",
+    "darts_network", "nb201_network", "nb201_widths", "network", "supernet", "with_arch",
 ]

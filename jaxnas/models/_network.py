@@ -218,9 +218,9 @@ def supernet(space: str, **kwargs) -> Optional[Network]:
   """The masked supernet of a search space ('nb201'), or None where only exact networks exist."""
   if space == "nb201":
     return nb201_network(None, **kwargs)
-  if space == "nats_sss":
+  if space in ("nats_sss", "darts"):
     return None
-  raise ValueError(f"Unknown search space {space!r}; valid: 'nb201', 'nats_sss'.")
+  raise ValueError(f"Unknown search space {space!r}; valid: 'nb201', 'nats_sss', 'darts'.")
 
 
 def network(space: str, encoding, **kwargs) -> Network:
@@ -231,4 +231,8 @@ def network(space: str, encoding, **kwargs) -> Network:
     from jaxnas.spaces import nats_sss
 
     return nats_size_network(nats_sss.widths(encoding), **kwargs)
-  raise ValueError(f"Unknown search space {space!r}; valid: 'nb201', 'nats_sss'.")
+  if space == "darts":
+    from ._darts import darts_network
+
+    return darts_network(encoding, **kwargs)
+  raise ValueError(f"Unknown search space {space!r}; valid: 'nb201', 'nats_sss', 'darts'.")
