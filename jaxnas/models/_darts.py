@@ -86,7 +86,7 @@ def _run_conv(p, x, **kw):
 
 def _max_pool(x, stride):
   """MaxPool2d(3, stride, padding=1) (padding never wins: -inf)."""
-  return jax.lax.reduce_window(x, jnp.array(-jnp.inf, x.dtype), jax.lax.max, (1, 3, 3, 1),
+  return jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 3, 3, 1),
                                (1, stride, stride, 1), [(0, 0), (1, 1), (1, 1), (0, 0)])
 
 
@@ -128,6 +128,8 @@ class DartsNetwork(nn.Module):
     layers: number of cells.
     num_classes: classifier outputs.
     variant: 'naslib' (NAS-Bench-Suite-Zero's network) or 'darts' (DARTS's evaluation network).
+    batch_norm: False makes every BatchNorm the identity (no BN variables), as NASLib's
+      ``get_prunable_copy(bn=False)`` does for synflow.
 
   Variables are named so that their ``jax.tree_util`` order is PyTorch's ``named_parameters()``
   order of the reference network (``n00_stem``, ``n01_cell``, ... then, within a cell, the two
@@ -139,6 +141,7 @@ class DartsNetwork(nn.Module):
   layers: int = 8
   num_classes: int = 10
   variant: str = "naslib"
+  batch_norm: bool = True
   dtype: Any = jnp.float32
 
   def _check(self):
@@ -153,6 +156,8 @@ class DartsNetwork(nn.Module):
 
   # -- blocks ---------------------------------------------------------------------------------------
   def _bn(self, x, c, affine, name, train):
+    if not self.batch_norm:  # NASLib's synflow copy: every BatchNorm's forward is a no-op
+      return x
     bp, bs = BNDecl(c, affine, True, self.dtype, name=name)()
     y, new = batch_norm(x, bp, read_stats(bs), train=train)
     write_stats(self, bs, new)
@@ -356,15 +361,23 @@ class DartsNet(Network):
                                         variant=m.variant, C=m.C, layers=m.layers)[1])
 
 
+#: NB201's network variants, which proxies name as the network their NB201 reference scored
+#: (``Proxy.network``); on darts they select the default variant (see :func:`darts_network`).
+NB201_VARIANTS = ("xautodl", "zero_cost_nas")
+
+
 def darts_network(arch, *, variant: str = "naslib", C: int | None = None, layers: int | None = None,
-                  num_classes: int = 10, dtype=jnp.float32) -> DartsNet:
+                  num_classes: int = 10, batch_norm: bool = True, dtype=jnp.float32) -> DartsNet:
   """The exact network of a darts encoding (32 ints), Genotype string or NASLib compact key.
 
   Args:
     arch: the cell pair.
     variant: 'naslib' (NAS-Bench-Suite-Zero's network, C=32, 8 cells) or 'darts' (DARTS's
       evaluation network, C=36, 20 cells).
+      NB201's variant names ('xautodl', 'zero_cost_nas'), which proxies carry as the network
+      their NB201 reference used, mean 'naslib': the network NASLib's zero-cost code scored.
     C, layers: override the variant's width and depth (tests use tiny ones).
+    batch_norm: False removes every BatchNorm (NASLib's synflow).
 
   Example:
     >>> import jax
@@ -375,12 +388,14 @@ def darts_network(arch, *, variant: str = "naslib", C: int | None = None, layers
     >>> net(variables, jax.numpy.ones((2, 8, 8, 3))).shape
     (2, 10)
   """
+  if variant in NB201_VARIANTS:
+    variant = "naslib"
   space.check_variant(variant)
   if isinstance(arch, str):
     arch = space.darts.encode(arch)
   cells = space.darts.cells(arch)
   dc, dl = space.VARIANTS[variant]
   module = DartsNetwork(cells, int(dc if C is None else C), int(dl if layers is None else layers),
-                        int(num_classes), variant, dtype)
+                        int(num_classes), variant, bool(batch_norm), dtype)
   module._check()
   return DartsNet(module)

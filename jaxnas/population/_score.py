@@ -442,13 +442,15 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   """Scores with one exact network per architecture (one compilation per distinct structure).
 
   The reference path for the supernet and the engine for spaces without a masked supernet.
-  Same keys, weights and outputs as :func:`score_population`; `compiler_options` and `draws` as
-  there (None: :func:`compiler_options` for JAX's default backend).
+  Same keys, weights and outputs as :func:`score_population` (a space without an official index,
+  ``official_index = False`` such as darts, keys row i of `encodings` by i); `compiler_options` and
+  `draws` as there (None: :func:`compiler_options` for JAX's default backend).
   """
   _check_draws(draws)
   sp = spaces.get(space)
   enc = np.asarray(encodings)
-  keys = [member_keys(k, sp.index_of(enc)) for k in draw_keys(key, draws)]
+  ids = sp.index_of(enc) if getattr(sp, "official_index", True) else np.arange(enc.shape[0])
+  keys = [member_keys(k, ids) for k in draw_keys(key, draws)]
   groups = _groups(proxies, dict(network_kwargs or {}), init)
   per_proxy = [_batch_for(batches, p) for p in proxies]
   unique, batch_ids = _unique_batches(per_proxy)
