@@ -93,3 +93,22 @@ def test_small_network_surface(getkey):
   plain = models.darts_network(enc, C=2, layers=3, batch_norm=False)
   pv = plain.init(getkey(), input_shape=(1, 8, 8, 3))
   assert "batch_stats" not in pv or not jax.tree.leaves(pv["batch_stats"])
+
+
+def test_parameter_order_is_pytorchs(getkey):
+  """VKDNW reads tensors in the reference's named_parameters() order; darts variable names sort
+  in that order (checked against PyTorch in the layer-for-layer comparison)."""
+  from jaxnas.proxies._vkdnw import param_tensors
+
+  net = models.network("darts", spaces.darts.encode(DARTS_V2), C=2, layers=3)
+  v = net.init(getkey(), input_shape=(1, 8, 8, 3))
+  names = [s.name for s in param_tensors(v["params"])]
+  assert names[:3] == ["['n00_stem_s0_conv']['kernel']", "['n00_stem_s1_bn']['scale']",
+                       "['n00_stem_s1_bn']['bias']"]
+  # cell 0: preprocess0 conv + BN, preprocess1 conv + BN, then op 0 (sep_conv_3x3 from input 0)
+  assert names[3:10] == [
+      "['n01_cell_p0_pre0_s0_conv']['kernel']", "['n01_cell_p0_pre0_s1_bn']['scale']",
+      "['n01_cell_p0_pre0_s1_bn']['bias']", "['n01_cell_p1_pre1_s0_conv']['kernel']",
+      "['n01_cell_p1_pre1_s1_bn']['scale']", "['n01_cell_p1_pre1_s1_bn']['bias']",
+      "['n01_cell_p2_op0_s0_dw']['kernel']"]
+  assert names[-2:] == ["['n99_classifier']['kernel']", "['n99_classifier']['bias']"]
