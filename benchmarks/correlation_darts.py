@@ -118,6 +118,9 @@ def main(argv=None) -> int:
     w.writerow(["proxy", "n", "spearman_rho", "nbsz_rho_same_cells", "nbsz_rho_all_725"])
     for row in summary:
       w.writerow([row[0], row[1]] + ["" if v is None else f"{v:.3f}" for v in row[2:]])
+  agree = None
+  if ref is not None and "params" in names:  # NB-Suite-Zero records params in millions
+    agree = max(abs(float(r["params"]) / 1e6 - ref[r["key"]]["params"]["score"]) for r in scored)
   partial = len(scored) < 725
   fmt = lambda v: "-" if v is None or not np.isfinite(v) else f"{v:.3f}"
   lines = [
@@ -139,6 +142,9 @@ def main(argv=None) -> int:
       "| --- | --- | --- | --- | --- |",
   ]
   lines += [f"| {n} | {k} | {fmt(r)} | {fmt(a)} | {fmt(b)} |" for n, k, r, a, b in summary]
+  if agree is not None:
+    lines += ["", f"params of every scored cell equal NAS-Bench-Suite-Zero's recorded value (max "
+              f"|difference| {agree:.6f} M): the same network."]
   lines += ["", f"Throughput (CPU, this machine, 2 shared cores): {np.mean(secs):.0f} s/cell for all "
             f"{len(names)} proxies, compile included: every cell and proxy is its own program "
             "(there is no darts supernet), so compile time is most of it; per proxy on one cell, "
