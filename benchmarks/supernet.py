@@ -23,7 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnas import data, models, population, proxies, spaces
-from jaxnas.spaces._nb201 import CONV1X1, CONV3X3, macro_cost
+from jaxnas.models._cost import macro_cost
+from jaxnas.spaces._nb201 import CONV1X1, CONV3X3
 
 ROOT = Path(__file__).resolve().parents[1]
 NPZ = ROOT.parent / "shared" / "data" / "cifar10_5000.npz"

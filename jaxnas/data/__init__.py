@@ -14,7 +14,7 @@
   is absent; no dataset or benchmark file is part of this repository.
 """
 
-from jaxnas.proxies._base import Batch as Batch
+from jaxnas.protocol import Batch as Batch
 
 from ._images import Images as Images
 from ._images import augment as augment

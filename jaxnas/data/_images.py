@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnas.proxies._base import Batch
+from jaxnas.protocol import Batch
 
 #: Per-channel normalisation used by zero-cost-nas / NASLib / NASWOT for CIFAR (0-1 scale).
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)

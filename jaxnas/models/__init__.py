@@ -12,6 +12,16 @@ re-initialisation of Zen/SWAP, `init="kaiming_normal"` for AZ-NAS's; the CLI's `
 `logits = net(variables, x, train=True)`, and any proxy:
 `jaxnas.proxies.nwot(net, variables, jaxnas.proxies.Batch(x), key)`.
 
+### Where a new search space goes
+
+Encodings (validation, strings, indices, sampling) in a module of ``jaxnas/spaces``; the network in
+a module here: a :class:`Network` subclass (a ``flax.struct.dataclass``) around its Flax module,
+declaring ``capabilities`` and ``layout`` (:mod:`jaxnas.protocol`) and implementing the methods
+the capabilities name (``active``, ``num_params``, ``flops``, ...); builders for the exact network,
+the masked supernet (or None) and the cost counts; then one :class:`SpaceSpec` line in
+``_registry.SPACES``. ``network(space, enc)`` and ``supernet(space)`` look the space up there;
+proxies read only what the network declares, so no proxy file changes.
+
 ### The masked supernet
 
 The masked supernet holds both conv candidates on every edge. With ``supernet_impl="switch"``
@@ -38,22 +48,41 @@ from ._darts import darts_network as darts_network
 from ._init import init_from_shapes as init_from_shapes
 from ._layers import Activation as Activation
 from ._layers import Output as Output
+from ._nb201 import NB201Network as NB201Network
+from ._nb201 import nats_size_network as nats_size_network
+from ._nb201 import nb201_network as nb201_network
 from ._network import Network as Network
-from ._network import nats_size_network as nats_size_network
-from ._network import nb201_network as nb201_network
-from ._network import network as network
-from ._network import supernet as supernet
 from ._network import with_arch as with_arch
+from ._registry import SpaceSpec as SpaceSpec
+from ._registry import network as network
+from ._registry import space_spec as space_spec
+from ._registry import supernet as supernet
 from ._tiny import TinyNetwork as TinyNetwork
 from ._tiny import nb201_widths as nb201_widths
 
-from . import _init
+from . import _init, _nb201
+from . import _registry
+
+SPACES = _registry.SPACES
+"""Every search space by name: its :class:`SpaceSpec` (encodings, exact network, supernet or None,
+cost counts); :func:`space_spec` looks one up with a clear error."""
+
+
+def clear_caches() -> None:
+  """Empty the caches this package owns: compiled weight-initialisation programs, traced variable
+  shapes and per-width Layouts (they hold compiled executables and Flax modules; a long-running
+  process that builds many network layouts can release them)."""
+  _init._compiled_init.cache_clear()
+  _init.variable_shapes.cache_clear()
+  _nb201.tiny_layout.cache_clear()
 
 INITS = _init.INITS
 """Weight initialisations of :meth:`Network.init`: ``"pytorch"`` (PyTorch's layer defaults),
 ``"normal"`` (N(0, 1), the re-initialisation of Zen-NAS and SWAP), ``"kaiming_normal"`` (AZ-NAS's)."""
 
 __all__ = [
-    "Activation", "DartsNet", "DartsNetwork", "INITS", "Network", "Output", "TinyNetwork", "init_from_shapes", "nats_size_network",
-    "darts_network", "nb201_network", "nb201_widths", "network", "supernet", "with_arch",
+    "Activation", "DartsNet", "DartsNetwork", "INITS", "NB201Network", "Network", "Output", "SPACES",
+    "SpaceSpec", "TinyNetwork", "clear_caches", "darts_network", "init_from_shapes",
+    "nats_size_network", "nb201_network", "nb201_widths", "network", "space_spec", "supernet",
+    "with_arch",
 ]

@@ -36,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnas import protocol
+from jaxnas.protocol import Capability, Layout
 from jaxnas.spaces import _darts as space
 from jaxnas.spaces._darts import AVG_POOL, DIL3, DIL5, MAX_POOL, SEP3, SEP5, SKIP
 
@@ -61,6 +63,17 @@ PROBES_MSG = (
     "cells one and two back), so the block-wise Jacobians that AZ-NAS's trainability (and its "
     "shared pass for az_expressivity / az_progressivity) is defined on, J_i at the single input "
     "f_(i-1) of an NB201 cell or ResNet block, do not exist here. Use the az_* proxies on nb201.")
+REFERENCE = ("automl/NASLib@6639fd15 naslib/search_spaces/nasbench301/graph.py (variant 'naslib'); "
+             "quark0/darts cnn/model.py NetworkCIFAR (variant 'darts')")
+
+
+def darts_param_rank(names: tuple, cell):
+  """Position of a darts module in the reference's ``named_parameters()`` order: the top-level
+  variable names sort in that order (``n00_stem_s0_conv`` ... ``n99_classifier``)."""
+  return (names[0],)
+
+
+LAYOUT = Layout(probes=(), max_modules=3, param_order=darts_param_rank, reference=REFERENCE)
 
 
 def _conv(x, kernel, *, stride=1, padding=0, dilation=1, groups=1):
@@ -114,9 +127,9 @@ class _Recorder:
     if self.mode in (True, "relu") and weight:
       self.acts.append(Activation(x, jnp.asarray(weight, jnp.int32), wrapped))
 
-  def out(self, x, weight: int):
+  def out(self, x, weight: int, block: int = 0):
     if self.mode == "outputs":
-      self.outs.append(Output(x, jnp.asarray(weight, jnp.int32)))
+      self.outs.append(Output(x, jnp.asarray(weight, jnp.int32), jnp.asarray(block, jnp.int32)))
 
 
 class DartsNetwork(nn.Module):
@@ -171,7 +184,7 @@ class DartsNetwork(nn.Module):
     y = self._bn(z, cout, True, f"{name}_s1_bn", train)
     rec.out(r, 1)
     rec.out(z, 1)
-    rec.out(y, 3)  # BN, its nn.Sequential and the ReLUConvBN module
+    rec.out(y, 3, 1)  # BN, its nn.Sequential and the ReLUConvBN module (a ReLU-conv-BN block)
     return y
 
   def _factorized_reduce(self, x, cin, cout, affine, name, train, rec):
@@ -321,12 +334,22 @@ class DartsNetwork(nn.Module):
 
 @flax.struct.dataclass
 class DartsNet(Network):
-  """A :class:`Network` for the darts space: the same call convention and method surface
-  (``init``, ``gates``, ``deltas``, ``active``, ``num_params``, ``flops``); exact networks only
-  (see the module docstring). :meth:`probes` raises: DARTS cells have two inputs."""
+  """A :class:`Network` for the darts space, exact networks only (see the module docstring).
+
+  Declares every :class:`jaxnas.protocol.Capability` but ``PROBES`` (DARTS cells have two inputs,
+  so AZ-NAS's block-wise Jacobians are undefined: the az_* proxies raise
+  :class:`jaxnas.protocol.CapabilityError`); its Layout gives MeCo's 3 modules per tensor at most
+  and the reference's parameter order (the variable names sort in it)."""
 
   module: DartsNetwork = flax.struct.field(pytree_node=False)
-  supports_jvp = True
+
+  @property
+  def capabilities(self) -> frozenset:
+    return protocol.declare(*(c for c in Capability if c is not Capability.PROBES))
+
+  @property
+  def layout(self) -> Layout:
+    return LAYOUT
 
   def __call__(self, variables, x, *, train: bool = True, capture=False, mutable=False):
     return self.module.apply(variables, x, train=train, capture=capture, mutable=mutable)
@@ -358,7 +381,21 @@ class DartsNet(Network):
     """Multiply-accumulates per image of conv and linear layers (:func:`spaces._darts.macro_cost`)."""
     m = self.module
     return jnp.asarray(space.macro_cost(m.cells, num_classes=m.num_classes, image_size=image_size,
-                                        variant=m.variant, C=m.C, layers=m.layers)[1])
+                                        variant=m.variant, C=m.C, layers=m.layers,
+                                        batch_norm=m.batch_norm)[1])
+
+
+def darts_costs(encoding, *, variant: str = "naslib", C: int | None = None, layers: int | None = None,
+                num_classes: int = 10, image_size: int = 32, batch_norm: bool = True,
+                dtype=None) -> tuple[int, int]:
+  """(parameters, MACs per image) of ``darts_network(encoding, ...)``, counted without building it
+  (:func:`jaxnas.spaces._darts.macro_cost`)."""
+  del dtype
+  if variant in NB201_VARIANTS:
+    variant = "naslib"
+  enc = space.darts.encode(encoding) if isinstance(encoding, str) else encoding
+  return space.macro_cost(space.darts.cells(enc), num_classes=num_classes, image_size=image_size,
+                          variant=variant, C=C, layers=layers, batch_norm=batch_norm)
 
 
 #: NB201's network variants, which proxies name as the network their NB201 reference scored

@@ -35,11 +35,14 @@ class Activation:
       supernet, 0 when the ReLU is absent from the selected architecture).
     wrapped: True when the ReLU sits inside a ReLU-conv-BN block. NASWOT's reference hooks both the
       block and its inner ReLU, so it counts these twice. (Static.)
+    kind: the activation function's name in :data:`jaxnas.protocol.ACTIVATIONS` ("relu" in every
+      jaxnas network so far). (Static.)
   """
 
   pre: jax.Array
   weight: jax.Array
   wrapped: bool = flax.struct.field(pytree_node=False, default=True)
+  kind: str = flax.struct.field(pytree_node=False, default="relu")
 
 
 @flax.struct.dataclass
@@ -56,10 +59,13 @@ class Output:
     value: the tensor, (batch, H, W, C).
     weight: how many modules of the reference network output this tensor (a traced scalar in the
       supernet, 0 where the selected architecture does not run the module).
+    block: how many of them are ReLU-conv-BN block modules (xautodl / zero-cost-nas
+      ``ReLUConvBN``): the tag RBFleX-NAS selects block outputs by (traced in the supernet).
   """
 
   value: jax.Array
   weight: jax.Array
+  block: jax.Array = flax.struct.field(default_factory=lambda: jnp.zeros((), jnp.int32))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -541,7 +547,5 @@ def conv_bn_outputs(spec: ConvBNSpec, x, z, y, live=1) -> list:
     outs.append(Output(jax.nn.relu(x), one))
   if spec.bn:
     outs.append(Output(z, one))
-    outs.append(Output(y, one * (3 if spec.relu else 2)))
-  else:
-    outs.append(Output(y, one * (3 if spec.relu else 2)))
+  outs.append(Output(y, one * (3 if spec.relu else 2), one * int(spec.relu)))
   return outs

@@ -200,7 +200,7 @@ class Cell(nn.Module):
         outs.append(Output(res[2], is_conv))  # the conv, before BN
       # The edge output: BN (+ Sequential + ReLUConvBN) 3x, Identity 1x, pooling (+ POOLING) 2x.
       mult = 3 * is_conv + (op == SKIP).astype(jnp.int32) + 2 * (op == AVG_POOL).astype(jnp.int32)
-      outs.append(Output(y, mult))
+      outs.append(Output(y, mult, is_conv))
     return y
 
 
@@ -412,9 +412,9 @@ class TinyNetwork(nn.Module):
         if cells:
           cell_outs.append(stacked[j])
         elif outputs:
-          outs.extend(Output(t.value[j], t.weight[j]) for t in stacked)
+          outs.extend(Output(t.value[j], t.weight[j], t.block[j]) for t in stacked)
         else:
-          taps.extend(Activation(t.pre[j], t.weight[j], t.wrapped) for t in stacked)
+          taps.extend(Activation(t.pre[j], t.weight[j], t.wrapped, t.kind) for t in stacked)
       if outputs and zc:  # zero-cost-nas wraps each stage's cells in an nn.Sequential
         outs.append(Output(h, one))
       i += run

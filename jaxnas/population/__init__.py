@@ -11,6 +11,12 @@ chunks, with the images passed as arguments (a second population never recompile
 sharded over every device of every process (``shard_map`` over a device mesh, ``jax.distributed``
 across hosts).
 
+A search loop that scores inside its own jitted step holds the pure scorer instead:
+``score_fn = make_scorer(space, proxies, batch)``, then ``score_fn(encodings, keys)`` (traced;
+``keys = member_keys(key, space.index_of(encodings))`` gives :func:`score_population`'s scores).
+:func:`score_population` is the host driver around the same member function. Compiled programs
+are cached per process (this package owns them); :func:`clear_caches` releases them.
+
 ### Scale: progress, chunks, devices, processes, the compilation cache
 
 Scale. `score` shows a progress bar (architectures/second, ETA) that starts after compilation, and
@@ -93,6 +99,8 @@ from ._runtime import PeerLostError as PeerLostError
 from ._runtime import peer_lost as peer_lost
 from ._runtime import reuse_host_memory as reuse_host_memory
 from ._score import ScoreTiming as ScoreTiming
+from ._score import clear_caches as clear_caches
+from ._score import make_scorer as make_scorer
 from ._score import available_memory as available_memory
 from ._score import draw_keys as draw_keys
 from ._score import member_keys as member_keys
@@ -112,7 +120,7 @@ started by a shell (``env MALLOC_ARENA_MAX=1 ... jaxnas score ...``)."""
 
 __all__ = ["METHODS", "OutputLockedError", "PeerLostError", "Rows", "ScoreTiming", "agree_on_done",
            "append_rows", "available_memory", "compiler_options", "count_cache_events",
-           "default_cache_dir", "draw_keys", "format_row", "initialize_distributed",
-           "lock_output", "member_keys", "meta_path", "peer_lost", "population_mesh", "proxy_inits",
+           "clear_caches", "default_cache_dir", "draw_keys", "format_row", "initialize_distributed",
+           "lock_output", "make_scorer", "member_keys", "meta_path", "peer_lost", "population_mesh", "proxy_inits",
            "read_meta", "read_rows", "REUSE_HOST_MEMORY_ENV", "resume_rows", "reuse_host_memory",
            "score_exact", "score_population", "write_meta", "write_rows"]

@@ -120,6 +120,81 @@ def population_mesh(devices: Optional[Sequence] = None) -> Mesh:
   return Mesh(np.asarray(devs, dtype=object), (AXIS,))
 
 
+def _member_fn(space: str, proxies: tuple, network_kwargs: Mapping, init: Optional[str],
+               batch_ids: tuple):
+  """``member(encoding, key, unique_batches) -> (len(proxies),) scores`` of one architecture on
+  the space's masked supernet (pure; traced encodings and keys)."""
+  groups = [(models.supernet(space, **dict(kw)), how, idx)
+            for (kw, how), idx in _groups(proxies, dict(network_kwargs), init)]
+  if any(net is None for net, _, _ in groups):
+    raise ValueError(f"Space {space!r} has no masked supernet; use score_exact.")
+
+  def member(enc, key, unique_batches):
+    init_key = jax.random.fold_in(key, 0)
+    out = [None] * len(proxies)
+    for net, how, idx in groups:
+      bound = models.with_arch(net, enc)
+      variables = bound.init(init_key, init=how)
+      scores = evaluate([proxies[j] for j in idx], bound, variables,
+                        [unique_batches[batch_ids[j]] for j in idx],
+                        [jax.random.fold_in(key, 1 + j) for j in idx])
+      for j, s in zip(idx, scores):
+        out[j] = jnp.asarray(s, _out_dtype())
+    return jnp.stack(out)
+
+  return member
+
+
+def _map_members(member, method: str, enc, keys, unique_batches):
+  """Scores (P, n) of members `enc`, `keys` one after another ('map') or all at once ('vmap')."""
+  if method == "map" and enc.shape[0] == 1:  # no loop: see AUTO_MAP_CHUNK
+    return member(enc[0], keys[0], unique_batches)[None]
+  if method == "map":
+    return jax.lax.map(lambda a: member(a[0], a[1], unique_batches), (enc, keys))
+  return jax.vmap(member, in_axes=(0, 0, None))(enc, keys, unique_batches)
+
+
+def make_scorer(space: str, proxies: Sequence[Proxy], batches, *,
+                network_kwargs: Optional[Mapping] = None, method: str = "map",
+                init: Optional[str] = None) -> Callable:
+  """A pure scorer ``score_fn(encodings, keys) -> (P, len(proxies))`` for a search loop to hold.
+
+  ``encodings`` (P, L) int and ``keys`` (P,) PRNG keys may be traced: call it under ``jax.jit``
+  (or inside a larger jitted search step). Member i is scored exactly as :func:`score_population`
+  scores it when ``keys[i]`` is its member key (``member_keys(key, space.index_of(encodings))``):
+  weights from ``fold_in(keys[i], 0)``, proxy j's key ``fold_in(keys[i], 1 + j)``, each proxy on
+  its reference's network and init. The images (`batches`: one :class:`Batch` or a mapping proxy
+  name -> Batch) are closed over; proxies given equal batches share passes.
+  :func:`score_population` is the host driver around the same member function (chunks, devices,
+  progress, ``on_chunk``).
+  """
+  if method not in METHODS:
+    raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
+  if not proxies:
+    raise ValueError("`proxies` is empty.")
+  for p in proxies:
+    if not isinstance(p, Proxy):
+      raise TypeError(f"`proxies` must hold jaxnas.proxies.Proxy records, got {type(p).__name__}.")
+  proxies = tuple(proxies)
+  proxy_inits(proxies, init)
+  sp = spaces.get(space)
+  per_proxy = [_batch_for(batches, p) for p in proxies]
+  unique, batch_ids = _unique_batches(per_proxy)
+  member = _member_fn(sp.name, proxies, dict(network_kwargs or {}), init, tuple(batch_ids))
+
+  def score_fn(encodings, keys):
+    enc = jnp.asarray(encodings, jnp.int32)
+    if enc.ndim != 2 or enc.shape[1] != sp.encoding_length:
+      raise ValueError(f"`encodings` must have shape (P, {sp.encoding_length}) for {space}, "
+                       f"got {enc.shape}.")
+    if keys.shape != enc.shape[:1]:
+      raise ValueError(f"`keys` must hold one PRNG key per encoding, shape ({enc.shape[0]},), "
+                       f"got {keys.shape}.")
+    return _map_members(member, method, enc, keys, unique)
+
+  return score_fn
+
+
 class _Program:
   """One population program: the jitted chunk function and its executables by input signature.
 
@@ -132,31 +207,11 @@ class _Program:
 
   def __init__(self, space: str, proxies: tuple, network_kwargs: tuple, method: str,
                init: Optional[str], batch_ids: tuple, mesh: Mesh, key_impl: str):
-    groups = [(models.supernet(space, **dict(kw)), how, idx)
-              for (kw, how), idx in _groups(proxies, dict(network_kwargs), init)]
-    if any(net is None for net, _, _ in groups):
-      raise ValueError(f"Space {space!r} has no masked supernet; use score_exact.")
-
-    def member(enc, key, unique_batches):
-      init_key = jax.random.fold_in(key, 0)
-      out = [None] * len(proxies)
-      for net, how, idx in groups:
-        bound = models.with_arch(net, enc)
-        variables = bound.init(init_key, init=how)
-        scores = evaluate([proxies[j] for j in idx], bound, variables,
-                          [unique_batches[batch_ids[j]] for j in idx],
-                          [jax.random.fold_in(key, 1 + j) for j in idx])
-        for j, s in zip(idx, scores):
-          out[j] = jnp.asarray(s, _out_dtype())
-      return jnp.stack(out)
+    member = _member_fn(space, proxies, dict(network_kwargs), init, batch_ids)
 
     def population_chunk(enc, key_data, unique_batches):  # one device's members
       keys = jax.random.wrap_key_data(key_data, impl=key_impl)
-      if method == "map" and enc.shape[0] == 1:  # no loop: see AUTO_MAP_CHUNK
-        return member(enc[0], keys[0], unique_batches)[None]
-      if method == "map":
-        return jax.lax.map(lambda a: member(a[0], a[1], unique_batches), (enc, keys))
-      return jax.vmap(member, in_axes=(0, 0, None))(enc, keys, unique_batches)
+      return _map_members(member, method, enc, keys, unique_batches)
 
     self.mesh = mesh
     self.members = P(mesh.axis_names)
@@ -186,11 +241,21 @@ class _Program:
     return jax.make_array_from_callback(array.shape, sharding, lambda index: array[index])
 
 
+#: The compiled population programs of this process, owned by this module; :func:`clear_caches`
+#: releases them (and their executables).
 @functools.lru_cache(maxsize=32)
 def _program(space: str, proxies: tuple, network_kwargs: tuple, method: str, init: Optional[str],
              batch_ids: tuple, mesh: Mesh, key_impl: str) -> _Program:
   """The program for one (space, proxy set, network options, method, init, batch sharing, mesh)."""
   return _Program(space, proxies, network_kwargs, method, init, batch_ids, mesh, key_impl)
+
+
+def clear_caches() -> None:
+  """Release the compiled population programs this process holds (and :mod:`jaxnas.models`'
+  caches: weight-initialisation programs, variable shapes): the next call compiles anew (or loads
+  from JAX's persistent compilation cache when enabled)."""
+  _program.cache_clear()
+  models.clear_caches()
 
 
 def _unique_batches(per_proxy: Sequence[Batch]):

@@ -61,6 +61,17 @@ contributions through per-sample weight offsets (`Network.deltas`, `jaxnas.proxi
 the gradient with respect to sample n's offset is sample n's share of the weight gradient, train-mode
 BatchNorm coupling included, computed as one batched matrix product per kernel tap).
 
+### What a proxy may ask of a network; where a new proxy goes
+
+Proxies read only what the network declares through `jaxnas.protocol`: `require(net,
+Capability.X, proxy="name")` for what they need (a clear error naming the proxy, the network and
+the capability), `has(net, Capability.X)` for optional extras (active-parameter masks, counts,
+forward mode); layout facts (ReLU-conv-BN block tags on `Output.block`, block order and stages,
+modules per captured tensor, the reference's parameter order) come from the network's `Layout`,
+never from counting or parsing names. A new proxy: a function `(apply_fn, variables, batch, key)
+-> scalar` in a module here, a `Proxy` record (direction, reference, batch size, its reference's
+network overrides and init) and one entry in `_registry.py`; a new space needs no change here.
+
 ### Verification
 
 Every proxy is validated against a naive float64 re-implementation written in its test, and the

@@ -7,23 +7,19 @@ assembled score is a population-level rank aggregate: :func:`jaxnas.evaluate.log
 
 from __future__ import annotations
 
-import re
 from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from jaxnas._tree import is_stacked, key_name
+from jaxnas._tree import key_name
+from jaxnas.protocol import Capability, layout, require
 
 from ._base import Proxy, SharedPass, check_batch, require_key, resolve_dtype
 
 AZ_NAS_REF = ("cvlab-yonsei/AZ-NAS@d41d524 NB201/ZeroShotProxy/compute_az_nas_score.py "
               "(compute_nas_score; scores aggregated in NB201/tss_general.ipynb)")
 
-PROBES_MSG = ("{name} needs the network's cell-input probes: pass a jaxnas.models.Network as "
-              "`apply_fn` (it has .probes() and capture='cells'), not a {kind}.")
-
-_LAYER = re.compile(r"layer(\d+)")
 
 
 class CellFeatures(NamedTuple):
@@ -41,28 +37,31 @@ class CellFeatures(NamedTuple):
   block_vjp: Callable
 
 
-def _ordered_probe_grads(tree) -> list:
-  """Probe gradients in block order: every leaf sits under a 'layer<i>...' key (i = the block's
-  position in the network); a stacked run of cells starting at i holds blocks i, i+1, ... on axis 0."""
-  blocks = []
+def _ordered_probe_grads(tree, blocks) -> list:
+  """Probe gradients in block order: the network's Layout names, for every top-level probe key,
+  the block it belongs to (:class:`jaxnas.protocol.BlockRef`); a stacked key holds blocks
+  ``position, position + 1, ...`` on axis 0."""
+  refs = {b.key: b for b in blocks}
+  found = []
   for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
-    m = _LAYER.match(key_name(path[0]))
-    if m is None:
-      raise ValueError(f"Unexpected probe {jax.tree_util.keystr(path)}: expected 'layer<i>...' names.")
-    start = int(m.group(1))
-    if is_stacked(path):
-      blocks.extend((start + j, leaf[j]) for j in range(leaf.shape[0]))
+    ref = refs.get(key_name(path[0]))
+    if ref is None:
+      raise ValueError(f"az_nas: probe {jax.tree_util.keystr(path)} is not in the network's Layout "
+                       f"(its probe keys: {sorted(refs)}).")
+    if ref.stacked:
+      found.extend((ref.position + j, leaf[j]) for j in range(leaf.shape[0]))
     else:
-      blocks.append((start, leaf))
-  blocks.sort(key=lambda t: t[0])
-  return [g for _, g in blocks]
+      found.append((ref.position, leaf))
+  found.sort(key=lambda t: t[0])
+  return [g for _, g in found]
 
 
 def cell_features(apply_fn, variables, batch) -> CellFeatures:
   """One train-mode forward pass recording the cell-level features and their block-wise VJPs."""
   batch = check_batch(batch, needs_labels=False, name="az_nas")
-  if not hasattr(apply_fn, "probes"):
-    raise TypeError(PROBES_MSG.format(name="az_nas", kind=type(apply_fn).__name__))
+  for cap in (Capability.PROBES, Capability.CELLS):
+    require(apply_fn, cap, proxy="az_nas", why="cell-input probes and capture='cells'")
+  blocks = layout(apply_fn, proxy="az_nas").probes
   probes = apply_fn.probes(variables, batch.x)
 
   def features(p):
@@ -76,7 +75,7 @@ def cell_features(apply_fn, variables, batch) -> CellFeatures:
       raise ValueError(f"block_vjp: expected {len(feats) - 1} cotangents (one per block output), "
                        f"got {len(cotangents)}.")
     (grads,) = vjp((jnp.zeros_like(feats[0]),) + cotangents)
-    return _ordered_probe_grads(grads)
+    return _ordered_probe_grads(grads, blocks)
 
   return CellFeatures(tuple(feats), block_vjp)
 

@@ -9,13 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnas._tree import leaf_name
-
-
-class Batch(NamedTuple):
-  """One batch of images (NHWC float) and optional integer labels (N,)."""
-
-  x: Any
-  y: Any = None
+from jaxnas.protocol import Batch as Batch
+from jaxnas.protocol import Capability, require
 
 
 class ApplyFn(Protocol):
@@ -30,31 +25,21 @@ class ApplyFn(Protocol):
   def __call__(self, variables, x, **kwargs) -> Any: ...
 
 
-#: What each ``capture`` mode of :class:`ApplyFn` returns and the attributes of every record.
-_CAPTURES = {True: ("ReLU inputs", ("pre", "weight")),
-             "outputs": ("module outputs", ("value", "weight"))}
+#: What each ``capture`` mode of :class:`ApplyFn` returns and the capability that declares it.
+_CAPTURES = {True: (Capability.ACTIVATIONS, "ReLU inputs"),
+             "outputs": (Capability.OUTPUTS, "module outputs")}
 
 
 def captured(apply_fn, variables, x, capture, name: str) -> tuple:
-  """The records of ``apply_fn(variables, x, train=True, capture=capture)``: ReLU inputs
-  (``capture=True``, with ``.pre`` and ``.weight``) or module outputs (``'outputs'``, with
-  ``.value`` and ``.weight``). A function that does not capture them (e.g. a plain Flax
-  ``apply``) gets a ``TypeError`` naming proxy `name`."""
-  what, attrs = _CAPTURES[capture]
-  msg = (f"{name} needs the network's {what}: `apply_fn(variables, x, train=True, "
-         f"capture={capture!r})` must return (logits, records) with "
-         f"{' and '.join(f'`.{a}`' for a in attrs)} on every record, as jaxnas.models networks do; "
-         f"got {type(apply_fn).__name__}")
-  try:
-    res = apply_fn(variables, x, train=True, capture=capture)
-  except TypeError as err:
-    if "capture" not in str(err):
-      raise
-    raise TypeError(f"{msg} ({err}).") from err
-  if not (isinstance(res, tuple) and len(res) == 2 and isinstance(res[1], tuple)) or any(
-      not all(hasattr(r, a) for a in attrs) for r in res[1]):
-    raise TypeError(msg + ".")
-  return res[1]
+  """The records of ``apply_fn(variables, x, train=True, capture=capture)``: activation inputs
+  (``capture=True``, :class:`jaxnas.models.Activation`) or module outputs (``'outputs'``,
+  :class:`jaxnas.models.Output`). A network that does not declare the capability (e.g. a plain
+  Flax ``apply``) gets a :class:`jaxnas.protocol.CapabilityError` (a TypeError) naming proxy
+  `name`."""
+  cap, what = _CAPTURES[capture]
+  require(apply_fn, cap, proxy=name,
+          why=f"its {what}, `apply_fn(variables, x, train=True, capture={capture!r})`")
+  return apply_fn(variables, x, train=True, capture=capture)[1]
 
 
 class ProxyFn(Protocol):

@@ -8,15 +8,14 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from jaxnas.protocol import layout
+
 from ._base import Proxy, captured, check_batch, require_key, resolve_dtype
 
 MECO = "HamsterMimi/MeCo@0d830dd correlation/NAS_Bench_201.py (get_score)"
 
 #: Channels MeCo_opt samples per module output.
 OPT_CHANNELS = 8
-#: The most modules that output one tensor in jaxnas networks (a ReLU-conv-BN block's BN output);
-#: meco_opt draws this many channel subsets per tensor and uses the first `weight` of them.
-MAX_MODULES = 3
 
 
 def channel_correlation(feature, *, dtype=None):
@@ -142,19 +141,22 @@ def meco_opt(apply_fn, variables, batch, key, *, channels: int = OPT_CHANNELS, d
   total = jnp.zeros((), dt)
   groups = _by_shape(_outputs(apply_fn, variables, batch.x, "meco_opt"))
   require_key(key, "meco_opt", "samples channels at random")
+  # The most modules that output one tensor (the network's Layout: 3 in xautodl networks, a
+  # ReLU-conv-BN block's BN output): this many channel subsets per tensor, the first `weight` used.
+  max_modules = layout(apply_fn, proxy="meco_opt").max_modules
   for g, ((_, _, c), members) in enumerate(groups.items()):
     k = min(channels, c)
-    # One independent uniform subset per module that outputs a tensor (MAX_MODULES per tensor):
+    # One independent uniform subset per module that outputs a tensor (max_modules per tensor):
     # the first k of a random permutation (argsort of iid uniforms), drawn for a group at once.
-    keys = jax.random.split(jax.random.fold_in(key, g), len(members) * MAX_MODULES)
+    keys = jax.random.split(jax.random.fold_in(key, g), len(members) * max_modules)
     u = jax.vmap(lambda kk, c=c: jax.random.uniform(kk, (c,)))(keys)
-    idx = jnp.argsort(u, axis=1)[:, :k].reshape(len(members), MAX_MODULES, 1, 1, k)
+    idx = jnp.argsort(u, axis=1)[:, :k].reshape(len(members), max_modules, 1, 1, k)
     vals = jnp.stack([o.value[0] for o in members])[:, None]  # (K, 1, H, W, C)
-    lam = _min_eigs(corr(jnp.take_along_axis(vals, idx, axis=-1)))  # (K, MAX_MODULES)
+    lam = _min_eigs(corr(jnp.take_along_axis(vals, idx, axis=-1)))  # (K, max_modules)
     weight = jnp.stack([jnp.asarray(o.weight, jnp.int32) for o in members])[:, None]
-    j = jnp.arange(MAX_MODULES)[None, :]
-    # the last subset also stands for any further modules beyond MAX_MODULES
-    count = jnp.where(j < MAX_MODULES - 1, jnp.clip(weight - j, 0, 1), jnp.maximum(weight - j, 0))
+    j = jnp.arange(max_modules)[None, :]
+    # the last subset also stands for any further modules beyond max_modules
+    count = jnp.where(j < max_modules - 1, jnp.clip(weight - j, 0, 1), jnp.maximum(weight - j, 0))
     total = total + jnp.sum(count.astype(dt) * (c / k) * lam)
   return total
 

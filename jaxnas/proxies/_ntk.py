@@ -15,6 +15,8 @@ import jax.numpy as jnp
 from jaxnas import ntk
 from jaxnas._tree import is_stacked, leaf_name
 
+from jaxnas.protocol import Capability, require
+
 from ._base import Proxy, SharedPass, check_batch, join_params, require_float64, split_params
 
 TENAS = "VITA-Group/TENAS@9df78ff lib/procedures/ntk.py (get_ntk_n, train_mode=True)"
@@ -122,12 +124,10 @@ ntk_min_eig_proxy = Proxy(fn=ntk_min_eig, name="ntk_min_eig", higher_is_better=T
 # --- HNAS ----------------------------------------------------------------------------------------
 HNAS = ("HNAS (Shu et al. NeurIPS 2022) foresight/pruners/measures/ntk_trace.py and condnum.py, "
         "as copied in hzf1174/RoBoT@1202f03")
-DELTAS_MSG = (
-    "{name} needs per-sample gradients of every conv/linear layer. It asks the network for per-sample "
-    "weight offsets: `apply_fn.deltas(variables, x)` must return a pytree of zeros that "
-    "`apply_fn({{**variables, 'deltas': deltas}}, x)` adds to each layer's weights, sample by sample. "
-    "jaxnas.models networks provide this; got {kind}."
-)
+DELTAS_WHY = ("per-sample gradients of every conv/linear layer, through per-sample weight offsets: "
+              "`apply_fn.deltas(variables, x)`, a pytree of zeros that "
+              "`apply_fn({**variables, 'deltas': deltas}, x)` adds to each layer's weights, sample "
+              "by sample")
 
 
 def per_sample_gradients(apply_fn, variables, batch, objective, *, train: bool = True,
@@ -145,8 +145,7 @@ def per_sample_gradients(apply_fn, variables, batch, objective, *, train: bool =
     A list of (N, D_l) arrays, one per conv/linear kernel or bias leaf (a stacked leaf's cells
     side by side in D_l).
   """
-  if not hasattr(apply_fn, "deltas"):
-    raise TypeError(DELTAS_MSG.format(name=name, kind=type(apply_fn).__name__))
+  require(apply_fn, Capability.DELTAS, proxy=name, why=DELTAS_WHY)
   zeros = apply_fn.deltas(variables, batch.x)
 
   def total(d):

@@ -10,6 +10,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnas.protocol import activate
+
 from ._base import Proxy, captured, check_batch, resolve_dtype
 
 RBFLEX_REPO = "tomomasayamasaki/RBFleX-NAS@cd3a57b"
@@ -19,18 +21,6 @@ HDA_REF = RBFLEX_REPO + " HDA.py"
 #: The reference's fixed kernel widths for NB201 / NATS-TSS and NATS-SSS (``GAMMA_K``, ``GAMMA_Q``).
 GAMMA_K = 2.68690173088039e-12
 GAMMA_Q = 1.02460061284506e-11
-
-VARIANT_MSG = (
-    "{name} follows the reference's xautodl TinyNetwork: build the network with "
-    "variant='xautodl' (the default), not {variant!r}. (It picks the ReLU-conv-BN block outputs "
-    "as the module outputs three modules share, which the zero_cost_nas stem also is.)"
-)
-
-#: A ReLU-conv-BN block's output is the output of three modules of the reference network (the BN,
-#: the block's ``nn.Sequential`` and the ``ReLUConvBN`` block): jaxnas records it with weight 3.
-#: No other module output of an xautodl network is shared by three modules.
-_RELU_CONV_BN = 3
-
 
 class RBFleXGammas(NamedTuple):
   """Kernel widths found by :func:`rbflex_hda`: ``k`` for the activation kernel K, ``q`` for the
@@ -55,21 +45,22 @@ def _hooked(apply_fn, variables, x, name):
   """(x tensors, their multiplicities, y) of one forward pass of the batch `x`.
 
   x tensors: the output of every module whose type name contains 'ReLU', one (N, ...) array per
-  distinct tensor with the number of such modules that output it: each ReLU input's ``relu`` (times
-  the number of ReLU modules reading it) and each ReLU-conv-BN block's output. y (N, C): the
-  spatial mean of the last ReLU's output, the classifier's input.
+  distinct tensor with the number of such modules that output it: each captured activation's
+  output (times the number of activation modules reading it) and each ReLU-conv-BN block's output
+  (the network tags them, ``Output.block``). y (N, C): the spatial mean of the last activation's
+  output, the classifier's input.
   """
   acts = captured(apply_fn, variables, x, True, name)
   outs = captured(apply_fn, variables, x, "outputs", name)
   if not acts:
     raise ValueError(f"{name}: the network captured no ReLU; the score needs at least the head "
                      "ReLU, whose pooled output is the classifier's input.")
-  tensors = [jax.nn.relu(a.pre) for a in acts]
+  tensors = [activate(a, proxy=name) for a in acts]
   weights = [jnp.asarray(a.weight, jnp.int32) for a in acts]
   for o in outs:
     tensors.append(o.value)
-    weights.append((jnp.asarray(o.weight) == _RELU_CONV_BN).astype(jnp.int32))
-  head = jax.nn.relu(acts[-1].pre)
+    weights.append(jnp.asarray(o.block, jnp.int32))
+  head = tensors[len(acts) - 1]
   y = jnp.mean(head, axis=tuple(range(1, head.ndim - 1))) if head.ndim > 2 else head
   return tensors, weights, y
 
@@ -83,9 +74,6 @@ def _features(apply_fn, variables, x, *, per_image: bool, name: str):
 
   Returns (tensors (N, F_t) each, weights (scalars), y (N, C)).
   """
-  variant = getattr(getattr(apply_fn, "module", None), "variant", "xautodl")
-  if variant != "xautodl":
-    raise ValueError(VARIANT_MSG.format(name=name, variant=variant))
   n = x.shape[0]
   if per_image:
     def one(xi):
@@ -240,19 +228,19 @@ def rbflex(apply_fn, variables, batch, key, *, gamma_k=GAMMA_K, gamma_q=GAMMA_Q,
   * The reference stores float32 network outputs in float64; here features and kernels are in
     `dtype`.
 
-  Implementation: the ReLU outputs come from ``capture=True`` (each ReLU input with the number of
-  ReLU modules reading it), the ``ReLUConvBN`` outputs from ``capture='outputs'`` as the records
-  that three modules output (BN, ``nn.Sequential``, ``ReLUConvBN``; only xautodl networks are
-  accepted, where nothing else has that count). Both captures are traced; XLA computes the shared
-  forward once.
+  Implementation: the ReLU outputs come from ``capture=True`` (each activation input with the
+  number of activation modules reading it, through the function its record names), the
+  ``ReLUConvBN`` outputs from ``capture='outputs'`` as the records the network tags as
+  ReLU-conv-BN block outputs (``Output.block``, :mod:`jaxnas.protocol`). Both captures are
+  traced; XLA computes the shared forward once.
 
   Degenerate cells: in the 341 NB201 cells whose output ignores the input (e.g. all-``none``) the
   pooled features are identical for every image, Q is the all-ones matrix, and the reference's
   ``slogdet`` gives -inf: so does this function (score -inf, the worst).
 
   Args:
-    apply_fn: a :class:`jaxnas.models.Network` with ``variant='xautodl'`` (``capture=True`` and
-      ``capture='outputs'``).
+    apply_fn: a network declaring captured activations and module outputs (a
+      :class:`jaxnas.models.Network`; the reference's is xautodl's, ``variant='xautodl'``).
     variables: the network's variables.
     batch: images (N, H, W, 3), labels unused; the reference uses N = 3.
     key: unused.

@@ -32,16 +32,16 @@ import jax.numpy as jnp
 
 from jaxnas._tree import is_stacked
 
+from jaxnas.protocol import Capability, has, require
+
 from ._base import Proxy, SharedPass, check_batch, is_kernel, join_params, split_params
 
 ZERO_COST_NAS = "SamsungLabs/zero-cost-nas@a43bfbc foresight/pruners/measures/"
 
-GATES_MSG = (
-    "fisher needs the output of every conv/linear layer and its gradient. It asks the network for "
-    "per-sample output gates: `apply_fn.gates(variables, x)` must return a pytree of ones that "
-    "`apply_fn({{**variables, 'gates': gates}}, x)` multiplies into each layer's output, with each "
-    "gate at the path of its layer's 'kernel'. jaxnas.models networks provide this; got {kind}."
-)
+GATES_WHY = ("the output of every conv/linear layer and its gradient, through per-sample output "
+             "gates: `apply_fn.gates(variables, x)`, a pytree of ones that "
+             "`apply_fn({**variables, 'gates': gates}, x)` multiplies into each layer's output, "
+             "each gate at the path of its layer's 'kernel'")
 
 
 def cross_entropy(logits, labels):
@@ -81,14 +81,13 @@ def loss_gradients(apply_fn, variables, batch, *, gates: bool = False,
     hessian: also the Hessian-vector product H g of GraSP (``hessian_grads``). The gradient pass
       is then linearised (``jax.linearize`` of ``grad L``: the gradient is its primal output and
       H g its tangent along g, so the forward and backward pass are not run twice); reverse over
-      reverse when `apply_fn` has ``supports_jvp = False`` (``custom_vjp`` layers).
+      reverse when the network does not declare ``Capability.JVP`` (``custom_vjp`` layers).
   """
   batch = check_batch(batch, needs_labels=True, name="loss_gradients")
   params, rest = split_params(variables)
   gate_ones = None
   if gates:
-    if not hasattr(apply_fn, "gates"):
-      raise TypeError(GATES_MSG.format(kind=type(apply_fn).__name__))
+    require(apply_fn, Capability.GATES, proxy="fisher", why=GATES_WHY)
     gate_ones = apply_fn.gates(variables, batch.x)
 
   def loss(p, g):
@@ -101,7 +100,7 @@ def loss_gradients(apply_fn, variables, batch, *, gates: bool = False,
   if not hessian:
     return LossGradients(params, *grad(params, gate_ones))
   along = lambda gp: jax.lax.stop_gradient(_only_kernels(gp))
-  if getattr(apply_fn, "supports_jvp", True):  # H g: the tangent of the linearised gradient
+  if has(apply_fn, Capability.JVP):  # H g: the tangent of the linearised gradient
     (gp, gg), hvp = jax.linearize(grad, params, gate_ones)
     hg = hvp(along(gp), jax.tree.map(jnp.zeros_like, gate_ones))[0]
   else:  # H g = d/dtheta <g, dL/dtheta>: reverse over reverse
@@ -268,8 +267,8 @@ def grasp(apply_fn, variables, batch, key):
   its primal output and H g as its tangent along g, one forward and backward pass plus their
   tangents (the reference runs the forward and backward pass twice, then differentiates the
   second). It is reverse over reverse (``grad`` of ``<g, grad L>``, as the reference) when
-  `apply_fn` has ``supports_jvp = False`` (a network with ``custom_vjp`` layers; every jaxnas
-  network supports ``jvp``); both are exact. The costliest of the classic proxies, as in the
+  the network does not declare ``Capability.JVP`` (a network with ``custom_vjp`` layers; every
+  jaxnas network declares it, and a plain function is taken to support it); both are exact. The costliest of the classic proxies, as in the
   reference; scored with grad_norm, snip or fisher it shares their pass.
   """
   del key
@@ -283,12 +282,12 @@ def l2_norm(apply_fn, variables, batch, key):
   Follows NASLib ``l2_norm.py`` (``sum_l ||W_l||``, NAS-Bench-Suite-Zero), where the network holds
   only the selected ops. zero-cost-nas's own NB201 model also holds every unselected candidate op
   (whose weights it would count too); here layers the architecture does not use are excluded via
-  ``apply_fn.active`` when the network reports it (jaxnas supernets do). Data independent.
+  ``apply_fn.active`` when the network declares it (``Capability.ACTIVE``) (jaxnas supernets do). Data independent.
   """
   del batch, key
   params, _ = split_params(variables)
   active = None
-  if hasattr(apply_fn, "active"):
+  if has(apply_fn, Capability.ACTIVE):
     active = dict(jax.tree_util.tree_leaves_with_path(split_params(apply_fn.active(variables))[0]))
   terms = []
   for p, w in _kernels(params):

@@ -7,7 +7,6 @@ The population-level rankings of the paper, VKDNW_single and VKDNW_agg, are
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple, Optional
 
 import jax
@@ -15,6 +14,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnas._tree import is_stacked, key_name, leaf_name
+
+from jaxnas.protocol import Capability, has, layout
 
 from ._base import Proxy, check_batch, default_float, join_params, require_float64, split_params
 
@@ -31,13 +32,6 @@ ENTROPY_EPS = 1e-10
 EIG_X64_WHY = ("the quantiles of the Fisher spectrum span many orders of magnitude, and float32 "
                "eigenvalues of the small ones are mostly rounding.")
 
-_EDGE = re.compile(r"edge_(\d)_(\d)_")
-_LAYER = re.compile(r"layer(\d+)_(.+)$")
-_RESBLOCK_PARTS = ("conv_a", "conv_b", "downsample")
-_NB201_EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # InferCell.layers order
-_HEAD = 10**6  # after every cell: lastact BN, then the classifier
-
-
 class _Slot(NamedTuple):
   """One PyTorch parameter tensor: leaf `leaf` of the params tree (slice `cell` if stacked)."""
 
@@ -49,31 +43,6 @@ class _Slot(NamedTuple):
   order: tuple
 
 
-def _module_rank(names: list[str], cell: Optional[int]):
-  """Position of a jaxnas NB201 module in xautodl ``TinyNetwork.named_parameters()`` order, or None
-  for names that do not follow the jaxnas NB201 layout."""
-  top = names[0]
-  if top == "stem":
-    return (-1, 0, 0)
-  if top == "lastact_bn":
-    return (_HEAD, 0, 0)
-  if top == "classifier":
-    return (_HEAD + 1, 0, 0)
-  m = _LAYER.match(top)
-  if not m:
-    return None
-  block, part = int(m.group(1)), m.group(2)
-  if part in ("cells", "cell"):
-    edge = next((_EDGE.match(n) for n in names[1:] if _EDGE.match(n)), None)
-    if edge is None:
-      return None
-    pos = _NB201_EDGES.index((int(edge.group(1)), int(edge.group(2))))
-    return (block + (cell or 0), pos, 0)
-  if part in _RESBLOCK_PARTS:
-    return (block, _RESBLOCK_PARTS.index(part), 0)
-  return None
-
-
 def _within_module(names: list[str]) -> tuple:
   """conv before BN (ReLUConvBN = ReLU, Conv2d, BatchNorm2d); weight before bias in each."""
   sub = 1 if "bn" in names[:-1] else 0
@@ -81,15 +50,18 @@ def _within_module(names: list[str]) -> tuple:
   return (sub, 0 if leaf in ("kernel", "scale") else 1 if leaf == "bias" else 2, leaf)
 
 
-def param_tensors(params) -> list[_Slot]:
+def param_tensors(params, rank_of=None) -> list[_Slot]:
   """The parameter tensors of `params` in the reference network's order.
 
-  For jaxnas NB201 networks (``jaxnas.models.nb201_network``, exact or supernet) this is xautodl
-  ``TinyNetwork.named_parameters()`` order: stem conv, stem BN weight and bias, then cell by cell
-  (each cell edge by edge, in the arch-string order of ``InferCell.layers``; conv weight, BN weight,
-  BN bias), the ResNet blocks (conv_a, conv_b, downsample) in place, the last BN, the classifier
-  weight and bias. A stacked leaf (``nn.scan``-ned cells) is one tensor per cell. Leaves whose
-  names do not follow that layout come after, module by module in ``jax.tree_util`` order.
+  `rank_of` is the network's declared ``Layout.param_order`` (:mod:`jaxnas.protocol`; see
+  :func:`reference_order`): ``rank_of(names, cell)`` ranks the module owning a leaf. For jaxnas NB201
+  networks (exact or supernet) this is xautodl ``TinyNetwork.named_parameters()`` order: stem conv,
+  stem BN weight and bias, then cell by cell (each cell edge by edge, in the arch-string order of
+  ``InferCell.layers``; conv weight, BN weight, BN bias), the ResNet blocks (conv_a, conv_b,
+  downsample) in place, the last BN, the classifier weight and bias. Within a module PyTorch's
+  order: the conv before its BN, weight before bias. A stacked leaf (``nn.scan``-ned cells) is one
+  tensor per cell. Leaves `rank_of` does not rank (all of them without it) come after, module
+  by module in ``jax.tree_util`` order.
   """
   flat = jax.tree_util.tree_flatten_with_path(params)[0]
   first_of_module: dict = {}
@@ -101,7 +73,7 @@ def param_tensors(params) -> list[_Slot]:
     shape = tuple(np.shape(leaf))
     cells = [None] if not is_stacked(path) else list(range(shape[0]))
     for c in cells:
-      rank = _module_rank(names, c) if names else None
+      rank = rank_of(tuple(names), c) if (names and rank_of is not None) else None
       within = _within_module(names)
       order = ((0,) + rank + within) if rank is not None else (1, first_of_module[parent]) + within
       slots.append(_Slot(i, c, jax.tree_util.keystr(path) + ("" if c is None else f"[{c}]"),
@@ -135,9 +107,18 @@ def _torch_layout_index(shape: tuple[int, ...], kind: str, flat: np.ndarray) -> 
   return np.unravel_index(flat, shape)
 
 
+def reference_order(apply_fn):
+  """The network's declared parameter order (``Layout.param_order``), or None when it declares
+  none (then parameters are taken in tree order)."""
+  if not has(apply_fn, Capability.PARAM_ORDER):
+    return None
+  return layout(apply_fn, proxy="vkdnw").param_order
+
+
 def _active_flags(apply_fn, variables, slots):
-  """(S,) bool: whether the architecture uses each tensor (all True for exact networks)."""
-  if not hasattr(apply_fn, "active"):
+  """(S,) bool: whether the architecture uses each tensor (all True for networks that do not
+  declare active-parameter masks, e.g. exact networks)."""
+  if not has(apply_fn, Capability.ACTIVE):
     return jnp.ones((len(slots),), bool)
   act, _ = split_params(apply_fn.active(variables))
   leaves = [jnp.asarray(a, bool) for a in jax.tree.leaves(act)]
@@ -205,7 +186,7 @@ def vkdnw_fisher(apply_fn, variables, batch, *, num_tensors: int = 128, weights_
   dt = require_float64(dtype, "vkdnw", EIG_X64_WHY)
   params, rest = split_params(variables)
   leaves, treedef = jax.tree.flatten(params)
-  slots = param_tensors(params)
+  slots = param_tensors(params, reference_order(apply_fn))
   if not slots:
     raise ValueError("vkdnw: `variables` holds no parameters.")
   small = [f"{s.name} ({int(np.prod(s.shape))})" for s in slots
@@ -430,7 +411,7 @@ def num_param_tensors(apply_fn, variables, batch, key):
   """
   del batch, key
   params, _ = split_params(variables)
-  slots = param_tensors(params)
+  slots = param_tensors(params, reference_order(apply_fn))
   return jnp.sum(_active_flags(apply_fn, variables, slots)).astype(default_float())
 
 

@@ -8,14 +8,16 @@ import jax.numpy as jnp
 
 from jaxnas._tree import is_stacked, leaf_name
 
+from jaxnas.protocol import Capability, require
+
 from ._base import Proxy, check_batch, require_key, resolve_dtype
 
 ZEN_REF = ("idstcv/ZenNAS@ec10755 ZeroShotProxy/compute_zen_score.py (compute_nas_score); NB201 "
            "protocol of cvlab-yonsei/AZ-NAS@d41d524 NB201/ZeroShotProxy/compute_zen_score.py")
 
-STATS_MSG = ("zen reads the BatchNorm running variances after two forward passes: `apply_fn` must "
-             "accept capture='outputs' and mutable=['batch_stats'] (a jaxnas.models.Network), not "
-             "a {kind}.")
+STATS_WHY = ("zen reads the BatchNorm running variances after two forward passes: `apply_fn` must "
+             "accept capture='outputs' and mutable=['batch_stats'], and say which layers the "
+             "architecture uses")
 
 
 def _pre_gap(apply_fn, variables, x):
@@ -66,8 +68,8 @@ def zen(apply_fn, variables, batch, key, *, gamma: float = 1e-2, dtype=None):
   """
   batch = check_batch(batch, needs_labels=False, name="zen")
   require_key(key, "zen", "perturbs its input with Gaussian noise")
-  if not hasattr(apply_fn, "active"):
-    raise TypeError(STATS_MSG.format(kind=type(apply_fn).__name__))
+  for cap in (Capability.OUTPUTS, Capability.ACTIVE):
+    require(apply_fn, cap, proxy="zen", why=STATS_WHY)
   dt = resolve_dtype(dtype, "zen")
   x = batch.x
   eps = jax.random.normal(key, x.shape, x.dtype)

@@ -331,9 +331,10 @@ def _bn(c: int, affine: bool) -> int:
   return 2 * c if affine else 0
 
 
-def op_cost(op: int, C: int, stride: int, hw_out: int, variant: str) -> tuple[int, int]:
+def op_cost(op: int, C: int, stride: int, hw_out: int, variant: str,
+            batch_norm: bool = True) -> tuple[int, int]:
   """(params, MACs) of one cell op on C channels producing an `hw_out`-pixel map."""
-  affine = variant == "darts"
+  affine = variant == "darts" and batch_norm
   if op in (MAX_POOL, AVG_POOL):
     return 0, 0
   if op == SKIP:
@@ -348,32 +349,35 @@ def op_cost(op: int, C: int, stride: int, hw_out: int, variant: str) -> tuple[in
 
 
 def macro_cost(cells, *, num_classes: int = 10, image_size: int = 32, variant: str = "naslib",
-               C: int | None = None, layers: int | None = None) -> tuple[int, int]:
+               C: int | None = None, layers: int | None = None,
+               batch_norm: bool = True) -> tuple[int, int]:
   """(params, MACs) of the DARTS network around `cells` ((normal, reduce) compact pairs).
 
   Counts conv and linear weights and affine BN parameters; MACs of convs and the classifier (BN and
-  pooling excluded, as xautodl's ``get_model_infos`` and NB201's FLOP column count them).
+  pooling excluded, as xautodl's ``get_model_infos`` and NB201's FLOP column count them);
+  ``batch_norm=False``: the network without BatchNorm (NASLib's synflow copy).
   """
+  bn = 2 if batch_norm else 0  # affine parameters per channel of an affine BN
   check_variant(variant)
   C = VARIANTS[variant][0] if C is None else C
   layers = VARIANTS[variant][1] if layers is None else layers
   hw = image_size * image_size
-  params = 3 * 3 * 3 * 3 * C + 2 * 3 * C
+  params = 3 * 3 * 3 * 3 * C + bn * 3 * C
   macs = 3 * 3 * 3 * 3 * C * hw
   c_last = 3 * C
   for c_pp, c_p, c_cur, red, red_prev in macro_layout(C, layers):
     if red_prev:  # FactorizedReduce(c_pp, c_cur), affine in both variants
-      params += c_pp * (c_cur // 2) * 2 + 2 * c_cur
+      params += c_pp * (c_cur // 2) * 2 + bn * c_cur
       macs += c_pp * (c_cur // 2) * 2 * hw
     else:
-      params += c_pp * c_cur + 2 * c_cur
+      params += c_pp * c_cur + bn * c_cur
       macs += c_pp * c_cur * hw
-    params += c_p * c_cur + 2 * c_cur
+    params += c_p * c_cur + bn * c_cur
     macs += c_p * c_cur * hw
     out_hw = hw // 4 if red else hw
     for j, (node, op) in enumerate(cells[1 if red else 0]):
       stride = 2 if red and node < 2 else 1
-      p, m = op_cost(op, c_cur, stride, out_hw, variant)
+      p, m = op_cost(op, c_cur, stride, out_hw, variant, batch_norm)
       params, macs = params + p, macs + m
     hw = out_hw
     c_last = 4 * c_cur

@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 from ._base import EncodedSpace, check_encoding, check_index, mixed_radix_digits, mixed_radix_index
-from ._nb201 import macro_cost, nb201
+from ._nb201 import nb201
 
 #: Channel choices of every layer; encoding value d means CHANNELS[d] = 8 * (d + 1).
 CHANNELS: tuple[int, ...] = (8, 16, 24, 32, 40, 48, 56, 64)
@@ -86,11 +86,15 @@ class NATSSizeSpace(EncodedSpace):
 
   def num_params(self, encoding, *, num_classes: int = 10) -> int:
     enc = check_encoding(encoding, _CHOICES, _SPACE)
+    from jaxnas.models._cost import macro_cost  # network costs live with the networks
+
     return macro_cost(self.cell, [CHANNELS[d] for d in enc], num_classes, 32, "xautodl")[0]
 
   def flops(self, encoding, *, num_classes: int = 10, image_size: int = 32) -> int:
     """MACs per image of conv/linear layers (xautodl ``get_model_infos`` convention)."""
     enc = check_encoding(encoding, _CHOICES, _SPACE)
+    from jaxnas.models._cost import macro_cost  # network costs live with the networks
+
     return macro_cost(self.cell, [CHANNELS[d] for d in enc], num_classes, image_size, "xautodl")[1]
 
 

@@ -213,3 +213,26 @@ def test_each_proxy_gets_its_reference_init(setup):
   np.testing.assert_allclose(exact[0], both[0], rtol=1e-6)
   with pytest.raises(ValueError, match="`init` must be None"):
     population.score_population(enc[:1], [swap], batch, jax.random.key(0), init="xavier")
+
+
+def test_make_scorer_under_jit_equals_score_population(setup):
+  """The pure scorer a search loop holds, called under jax.jit with the member keys, gives
+  score_population's scores; clear_caches empties the compiled programs this package owns."""
+  plist, batch, enc = setup
+  plist = [plist[0], plist[2]]  # params, nwot: cheap
+  with jax.enable_x64(True):
+    pop = population.score_population(enc[:3], plist, batch, jax.random.key(0), network_kwargs=SMALL,
+                                      chunk_size=1, **FAST)
+    score_fn = population.make_scorer("nb201", plist, batch, network_kwargs=SMALL)
+    keys = population.member_keys(jax.random.key(0), nb201.index_of(enc[:3]))
+    got = jax.jit(score_fn).lower(enc[:3], keys).compile(FAST["compiler_options"])(enc[:3], keys)
+  np.testing.assert_allclose(np.asarray(got), pop, rtol=1e-6)
+  with pytest.raises(ValueError, match="one PRNG key per encoding"):
+    score_fn(enc[:3], keys[:2])
+  from jaxnas.models import _init
+  from jaxnas.population import _score
+  assert _score._program.cache_info().currsize > 0 and _init.variable_shapes.cache_info().currsize > 0
+  population.clear_caches()
+  assert _score._program.cache_info().currsize == 0
+  assert _init.variable_shapes.cache_info().currsize == 0
+  assert _init._compiled_init.cache_info().currsize == 0

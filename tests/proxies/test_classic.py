@@ -8,6 +8,7 @@ import pytest
 
 from jaxnas import models, proxies
 from jaxnas.proxies import Batch
+from jaxnas.protocol import Capability, declare
 
 from ..conftest import TOL, fast_jit
 from .test_proxies import SMALL, mlp_params
@@ -17,6 +18,8 @@ K = 1e-5
 
 class GatedMLP:
   """An MLP apply_fn with the gate convention fisher needs: gates multiply every layer output."""
+
+  capabilities = declare(Capability.GATES, Capability.JVP)
 
   def __call__(self, variables, x, *, train=True, capture=False):
     del train, capture
@@ -145,7 +148,7 @@ class _ReverseOnlyMLP(GatedMLP):
   """The same network through an identity without forward-mode derivatives, declaring so (as a
   user's network with ``custom_vjp`` layers would): GraSP must take its reverse-over-reverse
   Hessian-vector product."""
-  supports_jvp = False
+  capabilities = declare(Capability.GATES)
 
   def __call__(self, variables, x, **kwargs):
     return _reverse_only_identity(super().__call__(variables, x, **kwargs))

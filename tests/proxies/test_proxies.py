@@ -8,6 +8,7 @@ import pytest
 from jaxnas import models, proxies
 from jaxnas.models import Activation
 from jaxnas.proxies import Batch
+from jaxnas.protocol import Capability, declare
 from jaxnas.spaces import nb201
 
 from ..conftest import TOL, fast_jit
@@ -34,6 +35,9 @@ def mlp_apply(params, x, *, train=True, capture=False):
     h = jax.nn.relu(z)
   out = h @ params["head"]["kernel"] + params["head"]["bias"]
   return (out, tuple(acts)) if capture else out
+
+
+mlp_apply.capabilities = declare(Capability.ACTIVATIONS, Capability.JVP)
 
 
 def mlp_params(rng, sizes=(12, 7, 5, 3)):

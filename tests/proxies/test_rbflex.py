@@ -277,8 +277,21 @@ def test_errors():  # not the `exact` fixture: xdist would build it on this work
     rb.rbflex(net, v, Batch(jnp.zeros((3, 8, 8, 3), jnp.int32)), None)
   with pytest.raises(TypeError, match="capture=True"):
     rb.rbflex(lambda v, x, **kw: x.sum(axis=(1, 2)), v, x, None)
-  zc = models.nb201_network(ARCH, variant="zero_cost_nas", **TINY)
-  with pytest.raises(ValueError, match="variant='xautodl'"):
-    rb.rbflex_hda(zc, v, x)
   with pytest.raises(ValueError, match=r"shape \(N,\)"):
     rb.hda_gamma(jnp.ones(3), jnp.ones(2))
+
+
+def test_block_outputs_are_tagged_not_counted():
+  """RBFleX selects ReLU-conv-BN block outputs by the network's tag (``Output.block``), not by a
+  module count of 3: zero-cost-nas's stem output also has 3 modules but is no such block, and both
+  variants tag the same number of blocks (ARCH at N=1: 4 conv edges x 3 cells + 2 ResNet blocks x
+  2 convs)."""
+  x = _images(1, dtype=jnp.float32)
+  for variant in ("xautodl", "zero_cost_nas"):
+    net = models.nb201_network(ARCH, variant=variant, **TINY)
+    outs = net(_init(net), x, capture="outputs")[1]
+    tags = [int(o.block) for o in outs]
+    assert sum(tags) == 4 * 3 + 2 * 2
+    assert all(int(o.weight) == 3 for o, t in zip(outs, tags) if t)
+    if variant == "zero_cost_nas":
+      assert int(outs[1].weight) == 3 and not tags[1]  # the stem's BN output: not a block

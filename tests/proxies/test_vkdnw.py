@@ -202,7 +202,7 @@ def test_tensor_order_and_count_match_pytorch():
   shapes = net.variable_shapes((1, 8, 8, 3))["params"]
   flat = jax.tree_util.tree_flatten_with_path(shapes)[0]
   got = [(tuple(str(getattr(p, "key", p)) for p in flat[s.leaf][0]), s.cell)
-         for s in param_tensors(shapes)]
+         for s in param_tensors(shapes, net.layout.param_order)]
   assert got == torch_order(HEALTHY) and len(got) == 57
   assert int(num_param_tensors(net, {"params": shapes}, None, None)) == 57
 

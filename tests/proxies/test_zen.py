@@ -9,6 +9,7 @@ import pytest
 from jaxnas import models, proxies
 from jaxnas.models import Output
 from jaxnas.proxies import Batch
+from jaxnas.protocol import Capability, declare
 from jaxnas.spaces import nb201
 
 from ..conftest import TOL, fast_jit
@@ -23,6 +24,8 @@ class PixelNet:
   Follows the proxy contract of jaxnas networks (capture='outputs', mutable batch_stats, active),
   with the running-statistics update written out here.
   """
+
+  capabilities = declare(Capability.OUTPUTS, Capability.ACTIVE)
 
   def __call__(self, variables, x, *, train=True, capture=False, mutable=False):
     p, s = variables["params"], variables["batch_stats"]
