@@ -338,14 +338,16 @@ class DartsNet(Network):
 
   Declares every :class:`jaxnas.protocol.Capability` but ``PROBES`` (DARTS cells have two inputs,
   so AZ-NAS's block-wise Jacobians are undefined: the az_* proxies raise
-  :class:`jaxnas.protocol.CapabilityError`); its Layout gives MeCo's 3 modules per tensor at most
+  :class:`jaxnas.protocol.CapabilityError`) and ``HEAD`` (no activation before the classifier:
+  RBFleX raises); its Layout gives MeCo's 3 modules per tensor at most
   and the reference's parameter order (the variable names sort in it)."""
 
   module: DartsNetwork = flax.struct.field(pytree_node=False)
 
   @property
   def capabilities(self) -> frozenset:
-    return protocol.declare(*(c for c in Capability if c is not Capability.PROBES))
+    return protocol.declare(*(c for c in Capability
+                              if c not in (Capability.PROBES, Capability.HEAD)))
 
   @property
   def layout(self) -> Layout:

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnas.protocol import activate
+from jaxnas.protocol import Capability, activate, require
 
 from ._base import Proxy, captured, check_batch, resolve_dtype
 
@@ -50,6 +50,8 @@ def _hooked(apply_fn, variables, x, name):
   (the network tags them, ``Output.block``). y (N, C): the spatial mean of the last activation's
   output, the classifier's input.
   """
+  require(apply_fn, Capability.HEAD, proxy=name,
+          why="RBFleX's y is the pooled output of the activation the classifier reads")
   acts = captured(apply_fn, variables, x, True, name)
   outs = captured(apply_fn, variables, x, "outputs", name)
   if not acts:

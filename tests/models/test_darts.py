@@ -102,7 +102,7 @@ def test_parameter_order_is_pytorchs(getkey):
 
   net = models.network("darts", spaces.darts.encode(DARTS_V2), C=2, layers=3)
   v = net.init(getkey(), input_shape=(1, 8, 8, 3))
-  names = [s.name for s in param_tensors(v["params"])]
+  names = [s.name for s in param_tensors(v["params"], net.layout.param_order)]
   assert names[:3] == ["['n00_stem_s0_conv']['kernel']", "['n00_stem_s1_bn']['scale']",
                        "['n00_stem_s1_bn']['bias']"]
   # cell 0: preprocess0 conv + BN, preprocess1 conv + BN, then op 0 (sep_conv_3x3 from input 0)

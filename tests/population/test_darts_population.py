@@ -24,3 +24,15 @@ def test_two_darts_cells_score_exact_by_row(getkey):
   np.testing.assert_allclose(first[0, 0], got[0, 1], rtol=1e-6)
   with pytest.raises(ValueError, match="no official index"):
     spaces.darts.index_of(enc[0])
+
+
+@pytest.mark.parametrize("name", ["az_expressivity", "az_progressivity", "az_trainability", "rbflex"])
+def test_nb201_layout_proxies_refuse_darts(name, getkey):
+  """AZ-NAS needs single-input blocks (probes), RBFleX an activation before the classifier; DARTS
+  networks declare neither, so these proxies raise instead of giving a number."""
+  from jaxnas.protocol import CapabilityError
+
+  net = models.darts_network(spaces.darts.sample(getkey(), 1)[0], C=2, layers=3)
+  v = net.init(getkey(), input_shape=(1, 8, 8, 3))
+  with pytest.raises(CapabilityError, match="'probes'|'head'"):
+    proxies.get(name).fn(net, v, Batch(jax.random.normal(getkey(), (2, 8, 8, 3))), getkey())
