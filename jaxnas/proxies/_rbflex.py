@@ -50,10 +50,10 @@ def _hooked(apply_fn, variables, x, name):
   (the network tags them, ``Output.block``). y (N, C): the spatial mean of the last activation's
   output, the classifier's input.
   """
-  require(apply_fn, Capability.HEAD, proxy=name,
-          why="RBFleX's y is the pooled output of the activation the classifier reads")
   acts = captured(apply_fn, variables, x, True, name)
   outs = captured(apply_fn, variables, x, "outputs", name)
+  require(apply_fn, Capability.HEAD, proxy=name,
+          why="RBFleX's y is the pooled output of the activation the classifier reads")
   if not acts:
     raise ValueError(f"{name}: the network captured no ReLU; the score needs at least the head "
                      "ReLU, whose pooled output is the classifier's input.")
