@@ -140,9 +140,9 @@ def test_score_nwot_on_real_images(tmp_path, capsys, monkeypatch):
 
 def test_public_api_surface():
   assert set(jaxnas.__all__) == {"aggregate", "data", "evaluate", "models", "ntk", "population",
-                                 "proxies", "search", "spaces", "__version__"}
+                                 "protocol", "proxies", "search", "spaces", "__version__"}
   for mod in (jaxnas.aggregate, jaxnas.data, jaxnas.evaluate, jaxnas.models, jaxnas.ntk,
-              jaxnas.population, jaxnas.proxies, jaxnas.search, jaxnas.spaces):
+              jaxnas.population, jaxnas.protocol, jaxnas.proxies, jaxnas.search, jaxnas.spaces):
     for name in mod.__all__:
       obj = getattr(mod, name)
       if callable(obj) and not isinstance(obj, type(jaxnas.proxies.REGISTRY)):

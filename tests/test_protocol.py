@@ -50,6 +50,6 @@ def test_space_registry():
   assert set(models.SPACES) >= {"nb201", "nats_sss"}
   spec = models.space_spec("nb201")
   assert spec.costs((3, 3, 3, 3, 3, 3))[0] == spec.space.num_params((3, 3, 3, 3, 3, 3)) == 1531546
-  assert models.supernet("nats_sss") is None
+  assert models.supernet("nats_sss").is_supernet  # the channel-masked supernet (models._nats)
   with pytest.raises(ValueError, match="Unknown search space 'nb999'; known spaces: 'nb201', "):
     models.space_spec("nb999")

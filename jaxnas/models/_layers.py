@@ -37,12 +37,16 @@ class Activation:
       block and its inner ReLU, so it counts these twice. (Static.)
     kind: the activation function's name in :data:`jaxnas.protocol.ACTIVATIONS` ("relu" in every
       jaxnas network so far). (Static.)
+    mask: None (every unit is live) or a bool array over the last (channel) axis of `pre`: False
+      on channels the architecture does not have (channel-masked supernets hold zeros there).
+      Proxies read live units through ``jaxnas.proxies._base.live_units``.
   """
 
   pre: jax.Array
   weight: jax.Array
   wrapped: bool = flax.struct.field(pytree_node=False, default=True)
   kind: str = flax.struct.field(pytree_node=False, default="relu")
+  mask: Any = None
 
 
 @flax.struct.dataclass

@@ -185,11 +185,13 @@ def nb201_network(arch=None, *, num_classes: int = 10, variant: str = "xautodl",
   return NB201Network(module)
 
 
-def nats_size_network(widths, *, num_classes: int = 10, dtype=jnp.float32) -> NB201Network:
+def nats_size_network(widths, *, num_classes: int = 10, variant: str = "xautodl",
+                      batch_norm: bool = True, dtype=jnp.float32) -> NB201Network:
   """Exact NATS-Bench size-space network (xautodl ``DynamicShapeTinyNet``, N=1, cell 9930).
 
   Args:
     widths: 5 channel widths (e.g. ``(16, 32, 32, 64, 64)``) or a 'c1:c2:c3:c4:c5' string.
+    variant, batch_norm: as :func:`nb201_network` (the proxies' reference network options).
   """
   from jaxnas.spaces import nats_sss
 
@@ -197,7 +199,8 @@ def nats_size_network(widths, *, num_classes: int = 10, dtype=jnp.float32) -> NB
     widths = nats_sss.widths(nats_sss.encode(widths))
   widths = tuple(int(w) for w in widths)
   nats_sss.encode(":".join(map(str, widths)))  # validates
-  module = TinyNetwork(widths, tuple(int(o) for o in nats_sss.cell), num_classes, dtype=dtype)
+  module = TinyNetwork(widths, tuple(int(o) for o in nats_sss.cell), num_classes, variant, batch_norm,
+                       dtype=dtype)
   module._check()
   return NB201Network(module)
 

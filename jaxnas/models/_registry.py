@@ -9,7 +9,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 from jaxnas import spaces
 
-from . import _darts, _nb201
+from . import _darts, _nats, _nb201
 from ._network import Network
 
 
@@ -36,7 +36,7 @@ class SpaceSpec(NamedTuple):
 SPACES: dict[str, SpaceSpec] = {  # adding a space: one line here
     "nb201": SpaceSpec("nb201", spaces.nb201, _nb201.nb201_network, _nb201.nb201_supernet,
                        _nb201.nb201_costs),
-    "nats_sss": SpaceSpec("nats_sss", spaces.nats_sss, _nb201.nats_sss_network, None,
+    "nats_sss": SpaceSpec("nats_sss", spaces.nats_sss, _nb201.nats_sss_network, _nats.nats_supernet,
                           _nb201.nats_sss_costs),
     "darts": SpaceSpec("darts", spaces.darts, _darts.darts_network, None, _darts.darts_costs),
 }

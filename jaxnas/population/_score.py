@@ -121,9 +121,12 @@ def population_mesh(devices: Optional[Sequence] = None) -> Mesh:
 
 
 def _member_fn(space: str, proxies: tuple, network_kwargs: Mapping, init: Optional[str],
-               batch_ids: tuple):
+               batch_ids: tuple, key_ids: Optional[tuple] = None):
   """``member(encoding, key, unique_batches) -> (len(proxies),) scores`` of one architecture on
-  the space's masked supernet (pure; traced encodings and keys)."""
+  the space's masked supernet (pure; traced encodings and keys). Proxy j draws its key from
+  ``fold_in(key, 1 + key_ids[j])`` (default: its position j), so a proxy scored in a subset of a
+  run's proxies keeps the key it has in the whole run."""
+  key_ids = tuple(range(len(proxies))) if key_ids is None else key_ids
   groups = [(models.supernet(space, **dict(kw)), how, idx)
             for (kw, how), idx in _groups(proxies, dict(network_kwargs), init)]
   if any(net is None for net, _, _ in groups):
@@ -137,7 +140,7 @@ def _member_fn(space: str, proxies: tuple, network_kwargs: Mapping, init: Option
       variables = bound.init(init_key, init=how)
       scores = evaluate([proxies[j] for j in idx], bound, variables,
                         [unique_batches[batch_ids[j]] for j in idx],
-                        [jax.random.fold_in(key, 1 + j) for j in idx])
+                        [jax.random.fold_in(key, 1 + key_ids[j]) for j in idx])
       for j, s in zip(idx, scores):
         out[j] = jnp.asarray(s, _out_dtype())
     return jnp.stack(out)
@@ -178,6 +181,12 @@ def make_scorer(space: str, proxies: Sequence[Proxy], batches, *,
   proxies = tuple(proxies)
   proxy_inits(proxies, init)
   sp = spaces.get(space)
+  exact_only = getattr(models.supernet(sp.name), "exact_only", {})
+  refused = {p.name: exact_only[p.name] for p in proxies if p.name in exact_only}
+  if refused:
+    raise ValueError(f"`proxies`: the {sp.name} supernet cannot score {sorted(refused)} "
+                     f"({'; '.join(f'{k}: {v}' for k, v in refused.items())}); make_scorer serves "
+                     "supernet proxies only, score these with score_population or score_exact.")
   per_proxy = [_batch_for(batches, p) for p in proxies]
   unique, batch_ids = _unique_batches(per_proxy)
   member = _member_fn(sp.name, proxies, dict(network_kwargs or {}), init, tuple(batch_ids))
@@ -206,8 +215,9 @@ class _Program:
   """
 
   def __init__(self, space: str, proxies: tuple, network_kwargs: tuple, method: str,
-               init: Optional[str], batch_ids: tuple, mesh: Mesh, key_impl: str):
-    member = _member_fn(space, proxies, dict(network_kwargs), init, batch_ids)
+               init: Optional[str], batch_ids: tuple, mesh: Mesh, key_impl: str,
+               key_ids: Optional[tuple] = None):
+    member = _member_fn(space, proxies, dict(network_kwargs), init, batch_ids, key_ids)
 
     def population_chunk(enc, key_data, unique_batches):  # one device's members
       keys = jax.random.wrap_key_data(key_data, impl=key_impl)
@@ -245,9 +255,9 @@ class _Program:
 #: releases them (and their executables).
 @functools.lru_cache(maxsize=32)
 def _program(space: str, proxies: tuple, network_kwargs: tuple, method: str, init: Optional[str],
-             batch_ids: tuple, mesh: Mesh, key_impl: str) -> _Program:
+             batch_ids: tuple, mesh: Mesh, key_impl: str, key_ids: Optional[tuple] = None) -> _Program:
   """The program for one (space, proxy set, network options, method, init, batch sharing, mesh)."""
-  return _Program(space, proxies, network_kwargs, method, init, batch_ids, mesh, key_impl)
+  return _Program(space, proxies, network_kwargs, method, init, batch_ids, mesh, key_impl, key_ids)
 
 
 def clear_caches() -> None:
@@ -347,7 +357,8 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
                      progress: bool = False,
                      on_chunk: Optional[Callable[[int, int, np.ndarray], None]] = None,
                      timing: Optional[list] = None,
-                     compiler_options: Optional[Mapping] = None, draws: int = 1) -> np.ndarray:
+                     compiler_options: Optional[Mapping] = None, draws: int = 1,
+                     _key_ids: Optional[tuple] = None) -> np.ndarray:
   """Scores (P, len(proxies)) of a population: one compiled program for all chunks and devices.
 
   Every member gets fresh weights from its own key (``fold_in(key, official_index)``, see
@@ -368,8 +379,12 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
     proxies: :class:`jaxnas.proxies.Proxy` records.
     batches: one :class:`Batch` for all proxies, or a mapping proxy name -> Batch.
     key: JAX PRNG key.
-    space: a space name; spaces without a masked supernet ('nats_sss') are scored per
-      architecture by :func:`score_exact`.
+    space: a space name ('nb201': op-switch supernet; 'nats_sss': channel-masked supernet).
+      Proxies the space's supernet cannot reproduce (its ``exact_only``: name -> reason, e.g.
+      the NATS supernet's module-output and layout proxies, ``jaxnas.models._nats.EXACT_ONLY``)
+      are scored by :func:`score_exact` with the same keys and weights, and their columns merged
+      (``on_chunk`` is then called once, with every row, when both are done; `timing` receives
+      both runs' records).
     network_kwargs: base network options (e.g. ``{'num_classes': 100}``).
     chunk_size: members per device per compiled call; the last chunk is padded (no
       recompilation). None chooses it (see ``method``).
@@ -420,17 +435,25 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   if enc.ndim != 2 or enc.shape[1] != sp.encoding_length:
     raise ValueError(f"`encodings` must have shape (P, {sp.encoding_length}) for {space}, got {enc.shape}.")
   network_kwargs = dict(network_kwargs or {})
-  if models.supernet(sp.name) is None:
+  supernet = models.supernet(sp.name)
+  if supernet is None:
     return score_exact(enc, proxies, batches, key, space=space, network_kwargs=network_kwargs,
                        init=init, progress=progress, on_chunk=on_chunk, timing=timing,
                        compiler_options=compiler_options, draws=draws)
+  exact_only = getattr(supernet, "exact_only", {})
+  if _key_ids is None and any(p.name in exact_only for p in proxies):
+    return _score_split(enc, proxies, batches, key, exact_only, space=space,
+                        network_kwargs=network_kwargs, chunk_size=chunk_size, method=method,
+                        init=init, mesh=mesh, memory_fraction=memory_fraction, progress=progress,
+                        on_chunk=on_chunk, timing=timing, compiler_options=compiler_options,
+                        draws=draws)
   mesh = population_mesh() if mesh is None else mesh
   per_proxy = [_batch_for(batches, p) for p in proxies]
   unique, batch_ids = _unique_batches(per_proxy)
   key_data = [np.asarray(jax.random.key_data(member_keys(k, sp.index_of(enc))))
               for k in draw_keys(key, draws)]
   program = _program(space, tuple(proxies), tuple(sorted(network_kwargs.items())), method, init,
-                     batch_ids, mesh, str(jax.random.key_impl(key)))
+                     batch_ids, mesh, str(jax.random.key_impl(key)), _key_ids)
   ndev = mesh.size
   show = progress and jax.process_index() == 0
   bar = _progress(enc.shape[0], show)
@@ -503,7 +526,8 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
                 init: Optional[str] = None, progress: bool = False,
                 on_chunk: Optional[Callable[[int, int, np.ndarray], None]] = None,
                 timing: Optional[list] = None,
-                compiler_options: Optional[Mapping] = None, draws: int = 1) -> np.ndarray:
+                compiler_options: Optional[Mapping] = None, draws: int = 1,
+                _key_ids: Optional[tuple] = None) -> np.ndarray:
   """Scores with one exact network per architecture (one compilation per distinct structure).
 
   The reference path for the supernet and the engine for spaces without a masked supernet.
@@ -512,6 +536,7 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   `draws` as there (None: :func:`compiler_options` for JAX's default backend).
   """
   _check_draws(draws)
+  key_ids = tuple(range(len(proxies))) if _key_ids is None else _key_ids
   sp = spaces.get(space)
   enc = np.asarray(encodings)
   ids = sp.index_of(enc) if getattr(sp, "official_index", True) else np.arange(enc.shape[0])
@@ -530,7 +555,7 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
 
       def run(variables, k, u, net=net, idx=idx):
         scores = evaluate([proxies[j] for j in idx], net, variables, [u[batch_ids[j]] for j in idx],
-                          [jax.random.fold_in(k, 1 + j) for j in idx])
+                          [jax.random.fold_in(k, 1 + key_ids[j]) for j in idx])
         return [jnp.asarray(s, _out_dtype()) for s in scores]
 
       exe = None
@@ -550,6 +575,28 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
     bar.close()
   if timing is not None:
     timing.append(ScoreTiming(0.0, time.perf_counter() - t0, enc.shape[0]))
+  return out
+
+
+def _score_split(enc, proxies, batches, key, exact_only: Mapping[str, str], *, on_chunk, **kwargs):
+  """:func:`score_population` of proxies some of which the supernet cannot reproduce: those by
+  :func:`score_exact`, the rest by the supernet, each proxy keeping its key (its position in
+  `proxies`), so the scores equal an all-exact run's."""
+  exact = [j for j, p in enumerate(proxies) if p.name in exact_only]
+  masked = [j for j, p in enumerate(proxies) if p.name not in exact_only]
+  for j in exact:
+    log.info("%s: scored with exact networks (the %s supernet cannot reproduce it: %s)",
+             proxies[j].name, kwargs["space"], exact_only[proxies[j].name])
+  out = np.zeros((enc.shape[0], len(proxies)), np.float64)
+  if masked:
+    out[:, masked] = score_population(enc, [proxies[j] for j in masked], batches, key,
+                                      _key_ids=tuple(masked), **kwargs)
+  exact_kwargs = {k: kwargs[k] for k in ("space", "network_kwargs", "init", "progress", "timing",
+                                         "compiler_options", "draws")}
+  out[:, exact] = score_exact(enc, [proxies[j] for j in exact], batches, key, _key_ids=tuple(exact),
+                              **exact_kwargs)
+  if on_chunk is not None:
+    on_chunk(0, enc.shape[0], out)
   return out
 
 

@@ -42,6 +42,21 @@ def captured(apply_fn, variables, x, capture, name: str) -> tuple:
   return apply_fn(variables, x, train=True, capture=capture)[1]
 
 
+def live_units(record) -> jax.Array:
+  """(D,) bool over the units of one sample of a captured record (``record.pre[0]`` flattened):
+  True where the architecture has the unit. A record with ``weight`` 0 (a ReLU absent from the
+  selected architecture) has none; a record's ``mask`` (channel-masked supernets, e.g. the NATS
+  size supernet, set one over the last axis) marks the channels it has; no mask: all of them.
+  Activation-statistics proxies read only live units, so a member of a masked supernet scores as
+  its exact network."""
+  value = record.pre
+  live = jnp.broadcast_to(jnp.asarray(record.weight) > 0, value.shape[1:])
+  mask = getattr(record, "mask", None)
+  if mask is not None:
+    live = live & jnp.asarray(mask, bool)
+  return live.reshape(-1)
+
+
 class ProxyFn(Protocol):
   """``fn(apply_fn, variables, batch, key) -> scalar``: the signature every proxy function has."""
 

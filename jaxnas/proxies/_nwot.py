@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._base import Proxy, captured, check_batch, resolve_dtype
+from ._base import Proxy, captured, check_batch, live_units, resolve_dtype
 
 
-def activation_kernel(codes, *, dtype=jnp.float32):
+def activation_kernel(codes, *, valid=None, dtype=jnp.float32):
   """Agreement kernel of binary activation codes: K_ij = #units where codes i and j agree.
 
   Equals ``c c^T + (1 - c)(1 - c)^T`` for c in {0, 1}^(N x D), i.e. D - Hamming(c_i, c_j).
 
   Args:
     codes: (N, D) boolean or {0, 1} array.
+    valid: None, or (D,) bool: count only these units (the others are absent from the network).
     dtype: accumulation dtype. In float32 the result is exact while D < 2**24 (entries are
       integers and every partial sum is bounded by D).
   """
@@ -23,6 +24,10 @@ def activation_kernel(codes, *, dtype=jnp.float32):
                      "accumulation; pass dtype=jnp.float64 (with 64-bit JAX enabled).")
   s = 2 * jnp.asarray(codes, dt) - 1  # +-1 signs: s_i . s_j = agreements - disagreements
   d = s.shape[-1]
+  if valid is not None:
+    live = jnp.asarray(valid, dt)
+    s = s * live
+    d = jnp.sum(live)
   return (s @ s.T + d) / 2
 
 
@@ -40,7 +45,7 @@ def naswot_kernel(apply_fn, variables, batch, *, duplicate_wrapped: bool = True,
   k = jnp.zeros((n, n), dt)
   for a in acts:
     mult = jnp.asarray(a.weight, dt) * (2 if (a.wrapped and duplicate_wrapped) else 1)
-    k = k + mult * activation_kernel(a.pre.reshape(n, -1) > 0).astype(dt)
+    k = k + mult * activation_kernel(a.pre.reshape(n, -1) > 0, valid=live_units(a)).astype(dt)
   return k
 
 

@@ -281,8 +281,9 @@ def l2_norm(apply_fn, variables, batch, key):
 
   Follows NASLib ``l2_norm.py`` (``sum_l ||W_l||``, NAS-Bench-Suite-Zero), where the network holds
   only the selected ops. zero-cost-nas's own NB201 model also holds every unselected candidate op
-  (whose weights it would count too); here layers the architecture does not use are excluded via
-  ``apply_fn.active`` when the network declares it (``Capability.ACTIVE``) (jaxnas supernets do). Data independent.
+  (whose weights it would count too); here weights the architecture does not use (whole layers, or
+  channels of a channel-masked supernet) are excluded via ``apply_fn.active`` when the network
+  declares it (``Capability.ACTIVE``; jaxnas supernets do). Data independent.
   """
   del batch, key
   params, _ = split_params(variables)
@@ -291,8 +292,8 @@ def l2_norm(apply_fn, variables, batch, key):
     active = dict(jax.tree_util.tree_leaves_with_path(split_params(apply_fn.active(variables))[0]))
   terms = []
   for p, w in _kernels(params):
-    norm = _layer_norms(p, w)
-    terms.append(norm if active is None else jnp.where(active[p], norm, 0.0))
+    # `active` holds a bool per leaf (op supernets) or per entry (channel-masked supernets).
+    terms.append(_layer_norms(p, w if active is None else jnp.where(active[p], w, 0.0)))
   return _sum(terms)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._base import Proxy, captured, check_batch, resolve_dtype
+from ._base import Proxy, captured, check_batch, live_units, resolve_dtype
 from ._size import num_params
 
 SWAP_REF = "pym1024/SWAP@f6049f7 src/metrics/swap.py (SWAP, SampleWiseActivationPatterns)"
@@ -64,8 +64,7 @@ def activation_patterns(apply_fn, variables, batch, *, conv_only: bool = True,
   if not acts:
     return jnp.zeros((n, 0), bool), jnp.zeros((0,), bool)
   codes = jnp.concatenate([a.pre.reshape(n, -1) > 0 for a in acts], axis=1)
-  valid = jnp.concatenate([jnp.broadcast_to(jnp.asarray(a.weight) > 0, (a.pre[0].size,))
-                           for a in acts])
+  valid = jnp.concatenate([live_units(a) for a in acts])
   return codes, valid
 
 
