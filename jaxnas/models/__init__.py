@@ -12,6 +12,10 @@ re-initialisation of Zen/SWAP, `init="kaiming_normal"` for AZ-NAS's; the CLI's `
 `logits = net(variables, x, train=True)`, and any proxy:
 `jaxnas.proxies.nwot(net, variables, jaxnas.proxies.Batch(x), key)`.
 
+DARTS / NAS-Bench-301 cells: `jaxnas.models.network("darts", genotype_or_key)` builds NASLib's
+nasbench301 network (the one NAS-Bench-Suite-Zero scored, C=32, 8 cells), `variant="darts"` DARTS's
+evaluation network (C=36, 20 cells); exact networks only (:mod:`jaxnas.models._darts`).
+
 ### Where a new search space goes
 
 Encodings (validation, strings, indices, sampling) in a module of ``jaxnas/spaces``; the network in
