@@ -104,18 +104,21 @@ def main(argv=None) -> int:
   summary = []
   for n in names:
     rho = _spearman([float(r[n]) for r in scored], acc)
-    ref_all = ref_same = None
+    ref_all = ref_same = agree_rho = None
     if ref is not None:
       key = NBSZ_NAME.get(n, n)
       if key in next(iter(ref.values())):
         vals = list(ref.values())
         ref_all = _spearman([v[key]["score"] for v in vals], [v["val_accuracy"] for v in vals])
-        ref_same = _spearman([ref[r["key"]][key]["score"] for r in scored], acc)
-    summary.append((n, len(scored), rho, ref_same, ref_all))
+        theirs = [ref[r["key"]][key]["score"] for r in scored]
+        ref_same = _spearman(theirs, acc)
+        agree_rho = _spearman([float(r[n]) for r in scored], theirs)
+    summary.append((n, len(scored), rho, ref_same, ref_all, agree_rho))
   secs = [float(r["seconds"]) for r in scored]
   with open(RESULTS / "correlation_darts.csv", "w", newline="") as f:
     w = csv.writer(f)
-    w.writerow(["proxy", "n", "spearman_rho", "nbsz_rho_same_cells", "nbsz_rho_all_725"])
+    w.writerow(["proxy", "n", "spearman_rho", "nbsz_rho_same_cells", "nbsz_rho_all_725",
+                "rho_jaxnas_vs_nbsz_scores"])
     for row in summary:
       w.writerow([row[0], row[1]] + ["" if v is None else f"{v:.3f}" for v in row[2:]])
   agree = None
@@ -138,10 +141,12 @@ def main(argv=None) -> int:
       "task cifar10), on the same scored cells and on all 725; '-' where it has no such proxy. "
       "(Its paper's Fig. 2 reports NB301 on 11,221 cells; these 725 are the benchmark's released "
       "sample.)" if ref is not None else "NAS-Bench-Suite-Zero's rho: rerun with --reference.", "",
-      "| proxy | n | jaxnas rho | NB-Suite-Zero rho (same cells) | NB-Suite-Zero rho (all 725) |",
-      "| --- | --- | --- | --- | --- |",
+      "| proxy | n | jaxnas rho | NB-Suite-Zero rho (same cells) | NB-Suite-Zero rho (all 725) | "
+      "rho(jaxnas score, NB-Suite-Zero score) |",
+      "| --- | --- | --- | --- | --- | --- |",
   ]
-  lines += [f"| {n} | {k} | {fmt(r)} | {fmt(a)} | {fmt(b)} |" for n, k, r, a, b in summary]
+  lines += [f"| {n} | {k} | {fmt(r)} | {fmt(a)} | {fmt(b)} | {fmt(c)} |"
+            for n, k, r, a, b, c in summary]
   if agree is not None:
     lines += ["", f"params of every scored cell equal NAS-Bench-Suite-Zero's recorded value (max "
               f"|difference| {agree:.6f} M): the same network."]
