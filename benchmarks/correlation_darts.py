@@ -155,6 +155,8 @@ def main(argv=None) -> int:
             "(there is no darts supernet), so compile time is most of it; per proxy on one cell, "
             "measured alone: l2_norm 4.5 s, swap 13 s, meco 10 s, synflow 20 s, grad_norm 24 s, "
             "jacob_cov 38 s, snip 46 s, fisher 48 s, zico 91 s."]
+  lines += ["", "Known issue: on this machine two runs stalled (every thread waiting, no CPU time) "
+            "for minutes, one at its first cell, one after 12 cells; killing and rerunning resumes."]
   if partial:
     lines += ["", "With so few cells the rho values are not meaningful; they prove the pipeline. "
               "Rerun the command without --limit (resumable) for the full table."]
