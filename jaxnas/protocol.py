@@ -56,6 +56,9 @@ class Capability(enum.Enum):
   PARAM_ORDER = "param_order"
   #: ``net.layout``: a :class:`Layout`.
   LAYOUT = "layout"
+  #: the last ``capture=True`` record is the activation whose pooled output the classifier reads
+  #: (xautodl's head ReLU; RBFleX-NAS's y). DARTS networks pool the last cell's output directly.
+  HEAD = "head"
 
 
 PLAIN = frozenset({Capability.LOGITS, Capability.JVP})

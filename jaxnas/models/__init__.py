@@ -12,6 +12,10 @@ re-initialisation of Zen/SWAP, `init="kaiming_normal"` for AZ-NAS's; the CLI's `
 `logits = net(variables, x, train=True)`, and any proxy:
 `jaxnas.proxies.nwot(net, variables, jaxnas.proxies.Batch(x), key)`.
 
+DARTS / NAS-Bench-301 cells: `jaxnas.models.network("darts", genotype_or_key)` builds NASLib's
+nasbench301 network (the one NAS-Bench-Suite-Zero scored, C=32, 8 cells), `variant="darts"` DARTS's
+evaluation network (C=36, 20 cells); exact networks only (:mod:`jaxnas.models._darts`).
+
 ### Where a new search space goes
 
 Encodings (validation, strings, indices, sampling) in a module of ``jaxnas/spaces``; the network in
@@ -45,6 +49,9 @@ with exact networks through the population engine (``tests/population``). Costs 
 side: `benchmarks/README.md` (the masked supernet) and ``benchmarks/results/supernet_nb201.md``.
 """
 
+from ._darts import DartsNet as DartsNet
+from ._darts import DartsNetwork as DartsNetwork
+from ._darts import darts_network as darts_network
 from ._init import init_from_shapes as init_from_shapes
 from ._layers import Activation as Activation
 from ._layers import Output as Output
@@ -83,7 +90,8 @@ INITS = _init.INITS
 ``"normal"`` (N(0, 1), the re-initialisation of Zen-NAS and SWAP), ``"kaiming_normal"`` (AZ-NAS's)."""
 
 __all__ = [
-    "Activation", "INITS", "NB101Net", "NB201Network", "Network", "Output", "SPACES", "SpaceSpec",
-    "TinyNetwork", "clear_caches", "init_from_shapes", "nats_size_network", "nb101_network",
-    "nb201_network", "nb201_widths", "network", "space_spec", "supernet", "with_arch",
+    "Activation", "DartsNet", "DartsNetwork", "INITS", "NB101Net", "NB201Network", "Network", "Output",
+    "SPACES", "SpaceSpec", "TinyNetwork", "clear_caches", "darts_network", "init_from_shapes",
+    "nats_size_network", "nb101_network", "nb201_network", "nb201_widths", "network", "space_spec",
+    "supernet", "with_arch",
 ]

@@ -553,8 +553,9 @@ def score_exact(encodings, proxies: Sequence[Proxy], batches, key: jax.Array, *,
   """Scores with one exact network per architecture (one compilation per distinct structure).
 
   The reference path for the supernet and the engine for spaces without a masked supernet.
-  Same keys, weights and outputs as :func:`score_population`; `compiler_options` and `draws` as
-  there (None: :func:`compiler_options` for JAX's default backend).
+  Same keys, weights and outputs as :func:`score_population` (a space without an official index,
+  ``official_index = False`` such as darts, keys row i of `encodings` by i); `compiler_options` and
+  `draws` as there (None: :func:`compiler_options` for JAX's default backend).
   """
   _check_draws(draws)
   key_ids = tuple(range(len(proxies))) if _key_ids is None else _key_ids

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnas.protocol import activate
+from jaxnas.protocol import Capability, activate, require
 
 from ._base import Proxy, captured, check_batch, resolve_dtype
 
@@ -52,6 +52,8 @@ def _hooked(apply_fn, variables, x, name):
   """
   acts = captured(apply_fn, variables, x, True, name)
   outs = captured(apply_fn, variables, x, "outputs", name)
+  require(apply_fn, Capability.HEAD, proxy=name,
+          why="RBFleX's y is the pooled output of the activation the classifier reads")
   if not acts:
     raise ValueError(f"{name}: the network captured no ReLU; the score needs at least the head "
                      "ReLU, whose pooled output is the classifier's input.")

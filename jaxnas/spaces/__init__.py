@@ -15,6 +15,7 @@ README cell and of the bare input -> output cell.
 """
 
 from ._base import SearchSpace as SearchSpace
+from ._darts import DartsSpace as DartsSpace
 from ._nats import NATSSizeSpace as NATSSizeSpace
 from ._nb101 import NB101Space as NB101Space
 from ._nb201 import NB201Space as NB201Space
@@ -22,7 +23,7 @@ from ._nb201 import parse_arch_list as parse_arch_list
 from ._select import Selection as Selection
 from ._select import parse_archs as parse_archs
 from ._select import select_archs as select_archs
-from . import _nats, _nb101, _nb201
+from . import _darts, _nats, _nb101, _nb201
 
 nb201 = _nb201.nb201
 """The NAS-Bench-201 cell space (:class:`NB201Space`): 15,625 cells, each 6 op codes."""
@@ -40,12 +41,18 @@ NB201_EDGES = _nb201.EDGES
 NATS_CHANNELS = _nats.CHANNELS
 """The size space's channel choices per layer: code d means ``NATS_CHANNELS[d] = 8 * (d + 1)``."""
 
-SPACES = {"nb201": nb201, "nats_sss": nats_sss, "nb101": nb101}
+darts = _darts.darts
+"""The NAS-Bench-301 / DARTS cell space (:class:`DartsSpace`): 32 ints, normal then reduction cell."""
+DARTS_OPS = _darts.OPS
+"""DARTS ops in NASLib's nasbench301 order (``max_pool_3x3`` ... ``dil_conv_5x5``)."""
+
+SPACES = {"nb201": nb201, "nats_sss": nats_sss, "nb101": nb101, "darts": darts}
 """The spaces by name, as the CLI's ``--space`` and :func:`get` look them up."""
 
 
 def get(name: str):
-  """Space by name ('nb201', 'nats_sss' or 'nb101'); ValueError listing valid names otherwise."""
+  """Space by name ('nb201', 'nats_sss', 'nb101' or 'darts'); ValueError listing valid names
+  otherwise."""
   try:
     return SPACES[name]
   except KeyError:
@@ -53,7 +60,7 @@ def get(name: str):
 
 
 __all__ = [
-    "NATS_CHANNELS", "NATSSizeSpace", "NB101Space", "NB101_OPS", "NB201Space", "NB201_EDGES",
-    "NB201_OPS", "SPACES", "SearchSpace", "Selection", "get", "nats_sss", "nb101", "nb201", "parse_arch_list",
-    "parse_archs", "select_archs",
+    "DARTS_OPS", "DartsSpace", "NATS_CHANNELS", "NATSSizeSpace", "NB101Space", "NB101_OPS",
+    "NB201Space", "NB201_EDGES", "NB201_OPS", "SPACES", "SearchSpace", "Selection", "darts", "get",
+    "nats_sss", "nb101", "nb201", "parse_arch_list", "parse_archs", "select_archs",
 ]
