@@ -9,7 +9,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 from jaxnas import spaces
 
-from . import _darts, _nats, _nb101, _nb201
+from . import _darts, _darts_supernet, _nats, _nb101, _nb201
 from ._network import Network
 
 
@@ -39,7 +39,8 @@ SPACES: dict[str, SpaceSpec] = {  # adding a space: one line here
     "nats_sss": SpaceSpec("nats_sss", spaces.nats_sss, _nb201.nats_sss_network, _nats.nats_supernet,
                           _nb201.nats_sss_costs),
     "nb101": SpaceSpec("nb101", spaces.nb101, _nb101.nb101_network, None, _nb101.nb101_costs),
-    "darts": SpaceSpec("darts", spaces.darts, _darts.darts_network, None, _darts.darts_costs),
+    "darts": SpaceSpec("darts", spaces.darts, _darts.darts_network, _darts_supernet.darts_supernet,
+                       _darts.darts_costs),
 }
 """Every search space by name: its :class:`SpaceSpec`."""
 
