@@ -146,7 +146,19 @@ def test_population_scores_equal_exact_scores(caplog):
     batch = Batch(x, jnp.arange(4) % 10)
     kw = {"network_kwargs": {"dtype": jnp.float64, **KW}, "compiler_options": FAST_COMPILE}
     with caplog.at_level("INFO", logger="jaxnas"):
-      pop = population.score_population(enc, plist, batch, jax.random.key(0), space="darts", **kw)
+      pop = population.score_population(enc, plist, batch, jax.random.key(0), space="darts",
+                                        engine="supernet", **kw)
     exact = population.score_exact(enc, plist, batch, jax.random.key(0), space="darts", **kw)
   np.testing.assert_allclose(pop, exact, **TOL["float64"])
   assert "zen: scored with exact networks" in caplog.text
+  # darts's default engine is exact networks (faster on CPU: benchmarks/results/darts_supernet.md).
+  timing = []
+  default = population.score_population(enc, plist[:1], batch, jax.random.key(0), space="darts",
+                                        timing=timing, network_kwargs=KW)
+  assert default[0, 0] == exact[0, 0] and timing[0].chunk_size == 0  # score_exact's record
+  with pytest.raises(ValueError, match="`engine` must be"):
+    population.score_population(enc, plist[:1], batch, jax.random.key(0), space="darts",
+                                engine="masked")
+  with pytest.raises(ValueError, match="no masked supernet"):
+    population.score_population(spaces.nb101.sample(jax.random.key(0), 1), plist[:1], batch,
+                                jax.random.key(0), space="nb101", engine="supernet")
