@@ -14,7 +14,8 @@ re-initialisation of Zen/SWAP, `init="kaiming_normal"` for AZ-NAS's; the CLI's `
 
 DARTS / NAS-Bench-301 cells: `jaxnas.models.network("darts", genotype_or_key)` builds NASLib's
 nasbench301 network (the one NAS-Bench-Suite-Zero scored, C=32, 8 cells), `variant="darts"` DARTS's
-evaluation network (C=36, 20 cells); exact networks only (:mod:`jaxnas.models._darts`).
+evaluation network (C=36, 20 cells) (:mod:`jaxnas.models._darts`); `supernet("darts")` the op-switch
+supernet of both (:mod:`jaxnas.models._darts_supernet`), equal to them in float64.
 
 ### Where a new search space goes
 

@@ -20,10 +20,10 @@ Variants (``variant=``):
   BN, no auxiliary head, drop-path off as at inference). The DARTS_V2 genotype gives 3,349,342
   parameters, as DARTS's ``count_parameters_in_MB`` reports.
 
-Only exact networks exist: a masked supernet would have to hold every op on all 14 candidate
-edges of every node (the encoding picks 2 of 2-5 inputs per node as well as the ops), which is
-about 14 x 7 op instances per cell against 8, so under ``vmap`` it would run ~12x the convolutions
-of one network; one compiled program per architecture is the cheaper path on CPU.
+The space's masked supernet is :mod:`jaxnas.models._darts_supernet` (an op switch per slot with a
+dynamic input index; it equals these networks in float64); proxies it cannot serve (module
+outputs, layout) fall back to these exact networks, one compiled program per architecture
+(cost of both: ``benchmarks/results/darts_supernet.md``).
 """
 
 from __future__ import annotations

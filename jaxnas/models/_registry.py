@@ -9,7 +9,7 @@ from typing import Any, Callable, NamedTuple, Optional
 
 from jaxnas import spaces
 
-from . import _darts, _nats, _nb101, _nb201
+from . import _darts, _darts_supernet, _nats, _nb101, _nb201
 from ._network import Network
 
 
@@ -24,6 +24,10 @@ class SpaceSpec(NamedTuple):
       :func:`jaxnas.models.with_arch`), or None where only exact networks exist.
     costs: ``costs(encoding, **options) -> (parameters, MACs per image)`` of the exact network,
       counted without building it.
+    engine: what :func:`jaxnas.population.score_population` runs by default, ``'supernet'`` or
+      ``'exact'`` (one compiled program per architecture): the faster on CPU, as measured in
+      ``benchmarks/results/`` (its ``engine=`` argument overrides it; ``make_scorer`` always holds
+      the supernet).
   """
 
   name: str
@@ -31,6 +35,7 @@ class SpaceSpec(NamedTuple):
   network: Callable[..., Network]
   supernet: Optional[Callable[..., Network]]
   costs: Callable[..., tuple]
+  engine: str = "supernet"
 
 
 SPACES: dict[str, SpaceSpec] = {  # adding a space: one line here
@@ -39,7 +44,8 @@ SPACES: dict[str, SpaceSpec] = {  # adding a space: one line here
     "nats_sss": SpaceSpec("nats_sss", spaces.nats_sss, _nb201.nats_sss_network, _nats.nats_supernet,
                           _nb201.nats_sss_costs),
     "nb101": SpaceSpec("nb101", spaces.nb101, _nb101.nb101_network, None, _nb101.nb101_costs),
-    "darts": SpaceSpec("darts", spaces.darts, _darts.darts_network, None, _darts.darts_costs),
+    "darts": SpaceSpec("darts", spaces.darts, _darts.darts_network, _darts_supernet.darts_supernet,
+                       _darts.darts_costs, engine="exact"),  # benchmarks/results/darts_supernet.md
 }
 """Every search space by name: its :class:`SpaceSpec`."""
 

@@ -379,6 +379,7 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
                      on_chunk: Optional[Callable[[int, int, np.ndarray], None]] = None,
                      timing: Optional[list] = None,
                      compiler_options: Optional[Mapping] = None, draws: int = 1,
+                     engine: Optional[str] = None,
                      _key_ids: Optional[tuple] = None) -> np.ndarray:
   """Scores (P, len(proxies)) of a population: one compiled program for all chunks and devices.
 
@@ -434,6 +435,10 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
       receives the means). A non-finite score in any draw makes the mean non-finite (ranked
       worst, :func:`jaxnas.evaluate.oriented_scores`). References that average repeats: SWAP
       (32 N(0, 1) re-initialisations), Zen-NAS (its ``repeat``).
+    engine: 'supernet' (one program for every member) or 'exact' (:func:`score_exact`, one
+      program per member); None: the space's default (``jaxnas.models.SPACES[space].engine``, the
+      faster on CPU: exact networks for darts, ``benchmarks/results/darts_supernet.md``). Equal
+      scores either way (tested per space).
   """
   _check_draws(draws)
   if method not in METHODS:
@@ -457,8 +462,14 @@ def score_population(encodings, proxies: Sequence[Proxy], batches, key: jax.Arra
   if enc.ndim != 2 or enc.shape[1] != sp.encoding_length:
     raise ValueError(f"`encodings` must have shape (P, {sp.encoding_length}) for {space}, got {enc.shape}.")
   network_kwargs = dict(network_kwargs or {})
+  if engine not in (None, "supernet", "exact"):
+    raise ValueError(f"`engine` must be 'supernet', 'exact' or None (the space's default), got {engine!r}.")
   supernet = models.supernet(sp.name)
-  if supernet is None:
+  if engine == "supernet" and supernet is None:
+    raise ValueError(f"`engine`: space {sp.name!r} has no masked supernet; use engine='exact' or None.")
+  if engine is None:
+    engine = models.space_spec(sp.name).engine
+  if supernet is None or engine == "exact":
     return score_exact(enc, proxies, batches, key, space=space, network_kwargs=network_kwargs,
                        init=init, progress=progress, on_chunk=on_chunk, timing=timing,
                        compiler_options=compiler_options, draws=draws)
@@ -618,7 +629,7 @@ def _score_split(enc, proxies, batches, key, exact_only: Mapping[str, str], *, o
   out = np.zeros((enc.shape[0], len(proxies)), np.float64)
   if masked:
     out[:, masked] = score_population(enc, [proxies[j] for j in masked], batches, key,
-                                      _key_ids=tuple(masked), **kwargs)
+                                      _key_ids=tuple(masked), engine="supernet", **kwargs)
   exact_kwargs = {k: kwargs[k] for k in ("space", "network_kwargs", "init", "progress", "timing",
                                          "compiler_options", "draws")}
   out[:, exact] = score_exact(enc, [proxies[j] for j in exact], batches, key, _key_ids=tuple(exact),

@@ -64,7 +64,7 @@ def test_parameter_counts_and_dispatch():
   assert (naslib.module.C, naslib.module.layers) == (32, 8)
   # NASLib @ 6639fd15 NasBench301SearchSpace without its evaluation-only auxiliary head (PyTorch).
   assert int(naslib.num_params()) == 909_866
-  assert models.supernet("darts") is None and not naslib.is_supernet
+  assert models.supernet("darts").is_supernet and not naslib.is_supernet
   assert models.network("darts", enc, variant="zero_cost_nas").module.variant == "naslib"
   with pytest.raises(ValueError, match="`variant` must be one of"):
     models.darts_network(enc, variant="xl")

@@ -1,4 +1,5 @@
-"""Population scoring on the darts space (no supernet, no official index): 2 tiny cells."""
+"""Exact-network scoring on the darts space (no official index: rows keyed by position): 2 tiny
+cells. The supernet path: tests/models/test_darts_supernet.py."""
 
 import jax
 import numpy as np
@@ -13,8 +14,8 @@ def test_two_darts_cells_score_exact_by_row(getkey):
   batch = Batch(jax.random.normal(getkey(), (4, 8, 8, 3)))
   kw = {"C": 2, "layers": 3}
   key = getkey()
-  got = population.score_population(enc, [proxies.get("params"), proxies.get("nwot")], batch, key,
-                                    space="darts", network_kwargs=kw)
+  got = population.score_exact(enc, [proxies.get("params"), proxies.get("nwot")], batch, key,
+                               space="darts", network_kwargs=kw)
   assert got.shape == (2, 2) and np.all(np.isfinite(got))
   for i, e in enumerate(enc):
     assert got[i, 0] == int(models.network("darts", e, **kw).num_params())
