@@ -1,6 +1,7 @@
 """The whole-space NB201 proxy table: complete `jaxnas score --archs all` outputs merged into one file.
 
   python benchmarks/nb201_table.py --scores A.csv,B.csv,... [--notes NOTES.md]
+  python benchmarks/nb201_table.py --base benchmarks/results/nb201_proxies_all.csv.gz --scores C.csv [--notes MORE.md]
 
 Each input is a `jaxnas score` CSV (``index``, ``arch``, one column per proxy) with its
 ``.meta.json``, scored on every one of the 15,625 cells (whatever machine scored it: the CLI on a
@@ -10,6 +11,10 @@ official arch string of each index, numbers or nan/inf in every score), merged b
 described in ``benchmarks/results/nb201_proxies_all.md``: for each input its settings (from its meta
 file), and for each proxy its Spearman rho and Kendall tau against NB201's 200-epoch CIFAR-10 and
 CIFAR-100 test accuracies over all cells. ``jaxnas.data.load_table`` reads the table back.
+
+``--base`` extends the committed table: its columns come first, checked like any input, and the
+input rows and notes of the committed ``nb201_proxies_all.md`` are kept (the earlier inputs' files
+need not be at hand); ``--notes`` is appended after them.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ OUT = RESULTS / "nb201_proxies_all.csv.gz"
 
 def read_complete(path: Path, arch_of: dict[int, str]) -> tuple[list[str], dict[int, list[float]], dict]:
   """(proxy names, index -> scores, meta) of a complete whole-space score file; ValueError otherwise."""
-  with open(path, newline="") as fh:
+  opener = gzip.open if str(path).endswith(".gz") else open
+  with opener(path, "rt", newline="") as fh:
     reader = csv.reader(fh)
     header = next(reader)
     rows = list(reader)
@@ -56,10 +62,28 @@ def read_complete(path: Path, arch_of: dict[int, str]) -> tuple[list[str], dict[
   return header[2:], scores, meta
 
 
+def _md_inputs_and_notes(md: Path) -> tuple[list[str], str]:
+  """The input-table rows and the notes (everything after the correlation table) of a table's md."""
+  text = md.read_text().splitlines()
+  head = text.index("| input | proxies | data | init | batch sizes | augmented | device |")
+  rows = []
+  for line in text[head + 2:]:
+    if not line.startswith("| "):
+      break
+    rows.append(line)
+  corr = text.index("| proxy | rho C10 | tau C10 | rho C100 | tau C100 | non-finite |")
+  k = corr + 2
+  while k < len(text) and text[k].startswith("| "):
+    k += 1
+  return rows, "\n".join(text[k:]).strip()
+
+
 def main() -> int:
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--scores", required=True, help="comma-separated complete whole-space score CSVs")
   ap.add_argument("--notes", help="Markdown appended to the description (provenance, timings)")
+  ap.add_argument("--base", help="an earlier table (nb201_proxies_all.csv.gz) to extend; its md's input "
+                  "rows and notes are kept")
   args = ap.parse_args()
   truth_path = SHARED / "nb201_cifar.csv"
   if not truth_path.exists():
@@ -72,6 +96,13 @@ def main() -> int:
   order = sorted(arch_of)
   columns: dict[str, np.ndarray] = {}
   sources = []
+  kept_rows: list[str] = []
+  kept_notes = ""
+  if args.base:
+    names, scores, _ = read_complete(Path(args.base), arch_of)
+    for j, n in enumerate(names):
+      columns[n] = np.asarray([scores[i][j] for i in order])
+    kept_rows, kept_notes = _md_inputs_and_notes(RESULTS / "nb201_proxies_all.md")
   for name in args.scores.split(","):
     path = Path(name)
     names, scores, meta = read_complete(path, arch_of)
@@ -92,6 +123,7 @@ def main() -> int:
            f"`index`, `arch`, {', '.join(f'`{n}`' for n in columns)}. Made by `python benchmarks/nb201_table.py "
            "--scores ...` from these complete score files (settings from their meta files):", "",
            "| input | proxies | data | init | batch sizes | augmented | device |", "|---|---|---|---|---|---|---|"]
+  lines += kept_rows
   for fname, names, meta in sources:
     lines.append(f"| {fname} | {', '.join(names)} | {meta.get('data', '?')} | {meta.get('init', '?')} | "
                  f"{meta.get('batch_sizes', '?')} | {meta.get('augmented', '?')} | {meta.get('device', 'cpu')} |")
@@ -104,6 +136,8 @@ def main() -> int:
     c100 = evaluate.rank_correlation(col, truth.column("cifar100_test_acc")[rows], higher_is_better=d)
     lines.append(f"| {n} | {c10.spearman:.4f} | {c10.kendall:.4f} | {c100.spearman:.4f} | {c100.kendall:.4f} "
                  f"| {c10.n_nonfinite} |")
+  if kept_notes:
+    lines += ["", kept_notes]
   if args.notes:
     lines += ["", Path(args.notes).read_text().strip()]
   (RESULTS / "nb201_proxies_all.md").write_text("\n".join(lines) + "\n")
