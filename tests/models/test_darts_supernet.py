@@ -1,6 +1,7 @@
 """The darts op-switch supernet equals the exact networks (C=4, 3 cells: normal, reduction,
 normal; 8x8 float64 inputs): logits of 30 random members and 10 edge cases, gradients, zero gradient
-on unselected ops, the exact init, counts, and population scores against score_exact."""
+on unselected ops, the exact init, counts, and population scores against score_exact (the gradient
+and population checks are marked slow: `pytest -m slow`)."""
 
 import jax
 import jax.numpy as jnp
@@ -138,6 +139,7 @@ def test_bad_arguments_are_named():
     models.supernet("darts", C=3)
 
 
+@pytest.mark.slow  # compiles a population supernet program: 80 s alone, 215 s in the parallel suite
 def test_population_scores_equal_exact_scores(caplog):
   plist = [proxies.get(n) for n in ("params", "nwot", "grad_norm", "synflow", "zen")]
   enc = _edge_cases()[[7]]  # every op in each cell, all from s0/s1 (skip: FactorizedReduce)
@@ -151,14 +153,22 @@ def test_population_scores_equal_exact_scores(caplog):
     exact = population.score_exact(enc, plist, batch, jax.random.key(0), space="darts", **kw)
   np.testing.assert_allclose(pop, exact, **TOL["float64"])
   assert "zen: scored with exact networks" in caplog.text
-  # darts's default engine is exact networks (faster on CPU: benchmarks/results/darts_supernet.md).
+
+
+def test_darts_scores_with_exact_networks_by_default_and_engine_is_checked():
+  """darts's default engine is exact networks (faster on CPU: benchmarks/results/darts_supernet.md)."""
+  enc = _edge_cases()[[7]]
+  batch = Batch(jax.random.normal(jax.random.key(3), (2, 8, 8, 3)), jnp.arange(2))
+  nwot = [proxies.get("nwot")]
   timing = []
-  default = population.score_population(enc, plist[:1], batch, jax.random.key(0), space="darts",
+  default = population.score_population(enc, nwot, batch, jax.random.key(0), space="darts",
                                         timing=timing, network_kwargs=KW)
+  exact = population.score_exact(enc, nwot, batch, jax.random.key(0), space="darts",
+                                 network_kwargs=KW)
   assert default[0, 0] == exact[0, 0] and timing[0].chunk_size == 0  # score_exact's record
   with pytest.raises(ValueError, match="`engine` must be"):
-    population.score_population(enc, plist[:1], batch, jax.random.key(0), space="darts",
+    population.score_population(enc, nwot, batch, jax.random.key(0), space="darts",
                                 engine="masked")
   with pytest.raises(ValueError, match="no masked supernet"):
-    population.score_population(spaces.nb101.sample(jax.random.key(0), 1), plist[:1], batch,
+    population.score_population(spaces.nb101.sample(jax.random.key(0), 1), nwot, batch,
                                 jax.random.key(0), space="nb101", engine="supernet")
