@@ -9,30 +9,24 @@ benchmarks/results/darts_supernet_split.md. Run from the repository root:
 
 from __future__ import annotations
 
-import csv
 import os
 import platform
 from pathlib import Path
 
 import jax
-import numpy as np
 
-from jaxnas import data, population, proxies, spaces
+from jaxnas import data, population, proxies
+
+from darts_supernet import first_cells  # benchmarks/darts_supernet.py: the first rows of nb301_naslib.csv
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("JAXNAS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "benchmarks" / "results"
 KW = {"C": 16, "layers": 5}
 CELLS, BATCH = 3, 16
 
 
 def main() -> None:
-  table = SHARED / "nb301_naslib.csv"
-  if not table.exists():
-    raise SystemExit(f"{table} is absent (see ../shared/data/README).")
-  with open(table, newline="") as f:
-    keys = [r["key"] for _, r in zip(range(CELLS), csv.DictReader(f))]
-  enc = np.stack([spaces.darts.encode(k) for k in keys])
+  enc = first_cells(CELLS)
   batch = data.select(data.load_npz(SHARED / "cifar10_5000.npz"), BATCH, 0)
   rows = []
   for name in ("nwot", "grad_norm"):
