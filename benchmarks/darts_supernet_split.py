@@ -17,7 +17,7 @@ import jax
 
 from jaxnas import data, population, proxies
 
-from darts_supernet import first_cells  # benchmarks/darts_supernet.py: the first rows of nb301_naslib.csv
+from darts_supernet import SHARED, first_cells  # benchmarks/darts_supernet.py: shared data, first NB301 rows
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
