@@ -11,8 +11,15 @@ NAS-Bench-Suite-Zero's own scores of the same 725 cells (its released zc_nasbenc
 Resumable: rows are appended to benchmarks/results/correlation_darts_scores.csv as they finish and
 a rerun skips keys already there. Writes benchmarks/results/correlation_darts.{csv,md}.
 
+`--engine supernet` scores each cell with the darts op-switch supernet instead (one compiled
+program for every cell; it pays for forward-only proxies, `darts_supernet_split.md`), by default
+the proxies it serves without a gradient pass, into correlation_darts_supernet{_scores.csv,.csv,.md};
+its weights are the exact path's (same per-row key): the first 3 cells are rescored with exact
+networks and the largest relative difference is reported.
+
 Run from the repository root:
   JAX_ENABLE_X64=1 python benchmarks/correlation_darts.py --limit N [--reference zc_nasbench301.json]
+  JAX_ENABLE_X64=1 python benchmarks/correlation_darts.py --engine supernet [--reference ...]
 (float64 is needed by synflow, jacob_cov and the NTK proxies, as for NB201.)
 """
 
@@ -31,9 +38,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("JAXNAS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 RESULTS = ROOT / "benchmarks" / "results"
-SCORES = RESULTS / "correlation_darts_scores.csv"
 PROXIES = ("params", "flops", "l2_norm", "grad_norm", "snip", "fisher", "synflow", "jacob_cov",
            "nwot", "swap", "meco", "zico")
+# The proxies the supernet serves with a forward pass only (params, flops and l2_norm need none).
+SUPERNET_PROXIES = ("params", "flops", "l2_norm", "nwot", "swap")
 # NAS-Bench-Suite-Zero's score names for ours.
 NBSZ_NAME = {"jacob_cov": "jacov"}
 
@@ -46,13 +54,40 @@ def _spearman(a, b) -> float:
   return float(spearmanr(a[ok], b[ok])[0]) if ok.sum() > 2 else float("nan")
 
 
+def _agreement_with_exact(rows, done, plist, batches, n: int = 3) -> list[str]:
+  """Markdown lines: the largest relative difference, per proxy, between the supernet's scores of
+  the first `n` scored rows and their exact networks' (scored here, same keys and weights)."""
+  import jax
+
+  from jaxnas import population, spaces
+
+  rel = np.zeros(len(plist))
+  scored = [(i, r) for i, r in enumerate(rows) if r["key"] in done][:n]
+  for i, r in scored:
+    enc = spaces.darts.encode(r["key"])[None]
+    key = jax.random.fold_in(jax.random.key(0), i)
+    want = population.score_exact(enc, plist, batches, key, space="darts")[0]
+    got = np.array([float(done[r["key"]][p.name]) for p in plist])
+    rel = np.maximum(rel, np.abs(got - want) / np.maximum(np.abs(want), 1e-30))
+  parts = ", ".join(f"{p.name} {v:.1e}" for p, v in zip(plist, rel))
+  return ["", f"Supernet against exact networks (`score_exact`, same keys and weights) on the first "
+          f"{len(scored)} cells: largest relative difference {parts}."]
+
+
 def main(argv=None) -> int:
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--limit", type=int, default=None, help="score only the first N csv rows")
-  ap.add_argument("--proxies", default=",".join(PROXIES))
+  ap.add_argument("--proxies", default=None,
+                  help=f"default: {','.join(PROXIES)} (exact), {','.join(SUPERNET_PROXIES)} (supernet)")
+  ap.add_argument("--engine", choices=("exact", "supernet"), default="exact")
   ap.add_argument("--reference", default=None,
                   help="NAS-Bench-Suite-Zero's zc_nasbench301.json, for its rho on the same cells")
   args = ap.parse_args(argv)
+  supernet = args.engine == "supernet"
+  stem = "correlation_darts_supernet" if supernet else "correlation_darts"
+  SCORES = RESULTS / f"{stem}_scores.csv"
+  if args.proxies is None:
+    args.proxies = ",".join(SUPERNET_PROXIES if supernet else PROXIES)
   table = SHARED / "nb301_naslib.csv"
   if not table.exists():
     print(f"{table} not found (see ../shared/data/README.md).", file=sys.stderr)
@@ -88,9 +123,13 @@ def main(argv=None) -> int:
       enc = spaces.darts.encode(r["key"])[None]
       t0 = time.perf_counter()
       key = jax.random.fold_in(jax.random.key(0), i)
-      # One program per proxy: programs holding several proxies' passes of this network grow large
-      # (one of all 12 did not finish compiling within minutes on 2 shared cores).
-      s = [population.score_exact(enc, [p], batches, key, space="darts")[0, 0] for p in plist]
+      if supernet:  # one program for every cell (compiled at the first)
+        s = population.score_population(enc, plist, batches, key, space="darts",
+                                        engine="supernet")[0]
+      else:
+        # One program per proxy: programs holding several proxies' passes of this network grow
+        # large (one of all 12 did not finish compiling within minutes on 2 shared cores).
+        s = [population.score_exact(enc, [p], batches, key, space="darts")[0, 0] for p in plist]
       dt = time.perf_counter() - t0
       w.writerow([i, r["key"], r["val_accuracy"]] + [repr(float(v)) for v in s] + [f"{dt:.1f}"])
       f.flush()
@@ -115,7 +154,7 @@ def main(argv=None) -> int:
         agree_rho = _spearman([float(r[n]) for r in scored], theirs)
     summary.append((n, len(scored), rho, ref_same, ref_all, agree_rho))
   secs = [float(r["seconds"]) for r in scored]
-  with open(RESULTS / "correlation_darts.csv", "w", newline="") as f:
+  with open(RESULTS / f"{stem}.csv", "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["proxy", "n", "spearman_rho", "nbsz_rho_same_cells", "nbsz_rho_all_725",
                 "rho_jaxnas_vs_nbsz_scores"])
@@ -130,6 +169,7 @@ def main(argv=None) -> int:
       "# darts (NAS-Bench-301 cells): proxy Spearman rho vs val_accuracy" +
       (f" - PARTIAL: {len(scored)} of 725 cells" if partial else ""), "",
       "Command: `JAX_ENABLE_X64=1 python benchmarks/correlation_darts.py" +
+      (" --engine supernet" if supernet else "") +
       (f" --limit {args.limit}" if args.limit else "") +
       (" --reference zc_nasbench301.json`" if args.reference else "`"), "",
       "Network: NASLib's nasbench301 graph as NAS-Bench-Suite-Zero scored it (C=32, 8 cells; its "
@@ -150,17 +190,26 @@ def main(argv=None) -> int:
   if agree is not None:
     lines += ["", f"params of every scored cell equal NAS-Bench-Suite-Zero's recorded value (max "
               f"|difference| {agree:.6f} M): the same network."]
-  lines += ["", f"Throughput (CPU, this machine, 2 shared cores): {np.mean(secs):.0f} s/cell for all "
-            f"{len(names)} proxies, compile included: every cell and proxy is its own program "
-            "(there is no darts supernet), so compile time is most of it; per proxy on one cell, "
-            "measured alone: l2_norm 4.5 s, swap 13 s, meco 10 s, synflow 20 s, grad_norm 24 s, "
-            "jacob_cov 38 s, snip 46 s, fisher 48 s, zico 91 s."]
-  lines += ["", "Known issue: on this machine two runs stalled (every thread waiting, no CPU time) "
+  if supernet:
+    lines += ["", f"Throughput (CPU, this machine, 2 cores): the darts op-switch supernet, one "
+              f"compiled program for every cell: first cell {secs[0]:.0f} s (its compile), then "
+              f"median {np.median(secs[1:]) if len(secs) > 1 else float('nan'):.2f} s/cell for "
+              f"all {len(names)} proxies."]
+    lines += _agreement_with_exact(rows, done, plist, batches)
+  else:
+    lines += ["", f"Throughput (CPU, this machine, 2 shared cores): {np.mean(secs):.0f} s/cell for "
+              f"all {len(names)} proxies, compile included: every cell and proxy is its own exact "
+              "network and program (darts's default engine: the supernet's gradient pass is slower "
+              "than an exact network's on CPU, `darts_supernet.md`), so compile time is most of "
+              "it; per proxy on one cell, measured alone: l2_norm 4.5 s, swap 13 s, meco 10 s, "
+              "synflow 20 s, grad_norm 24 s, jacob_cov 38 s, snip 46 s, fisher 48 s, zico 91 s."]
+  if not supernet:
+    lines += ["", "Known issue: on this machine two runs stalled (every thread waiting, no CPU time) "
             "for minutes, one at its first cell, one after 12 cells; killing and rerunning resumes."]
   if partial:
     lines += ["", "With so few cells the rho values are not meaningful; they prove the pipeline. "
               "Rerun the command without --limit (resumable) for the full table."]
-  (RESULTS / "correlation_darts.md").write_text("\n".join(lines) + "\n")
+  (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
   print("\n".join(lines))
   return 0
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import tempfile
 from pathlib import Path
 
 import jax
@@ -14,6 +16,29 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("JAXNAS_SHARED_DATA", ROOT.parent / "shared" / "data"))
 NB201_CSV = SHARED_DATA / "nb201_cifar.csv"
 CIFAR_NPZ = SHARED_DATA / "cifar10_5000.npz"
+
+# One persistent compilation cache per test session, shared by the xdist workers and every process
+# they start (CLI runs, notebook kernels): many tests compile the same programs (the same network,
+# proxy group and shapes through different closures), and XLA:CPU compilation is most of the
+# suite's time. Fresh per session, so a run never depends on an earlier one.
+_CACHE_ENV = "JAXNAS_TEST_XLA_CACHE"
+
+
+def pytest_configure(config):
+  if _CACHE_ENV not in os.environ:  # the controller (or a run without xdist) makes the directory
+    os.environ[_CACHE_ENV] = tempfile.mkdtemp(prefix="jaxnas-test-xla-")
+    config._jaxnas_cache_owner = True
+  cache = os.environ[_CACHE_ENV]
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = cache
+  os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.5"
+  jax.config.update("jax_compilation_cache_dir", cache)
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+def pytest_unconfigure(config):
+  if getattr(config, "_jaxnas_cache_owner", False):
+    shutil.rmtree(os.environ.pop(_CACHE_ENV), ignore_errors=True)
+
 
 # One tolerance table (house style 23): keyed by dtype.
 TOL = {

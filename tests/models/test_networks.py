@@ -54,34 +54,34 @@ def test_equivalence_cases_cover_edge_cases_and_every_op_on_every_edge():
   assert {(e, a[e]) for a in ARCHS for e in range(6)} == {(e, o) for e in range(6) for o in range(5)}
 
 
-def test_supernet_equals_exact_network_float64():
+@pytest.mark.parametrize("impl", ["switch", pytest.param("mask", marks=pytest.mark.slow)])
+def test_supernet_equals_exact_network_float64(impl):
+  """Logits and gradients of the supernet program equal the exact networks'; parameters of
+  unselected ops get exactly zero gradient. The default suite checks 'switch' (the population
+  engine's); 'mask' (every op runs) is slow, its own program of tens of seconds to compile (its
+  logits are checked by the next test either way)."""
   with jax.enable_x64(True):
     x = jax.random.normal(jax.random.key(1), (3, 8, 8, 3), jnp.float64)
-    supers = {}
-    for impl in ("switch", "mask"):
-      sup = models.nb201_network(None, supernet_impl=impl, dtype=jnp.float64, **ONE_CELL)
-      sv = sup.init(jax.random.key(7))
-      sgrad = jax.jit(lambda v, a, x, sup=sup: jax.grad(_loss_and_logits(models.with_arch(sup, a)),
-                                                        has_aux=True)(v, x))
-      supers[impl] = sup, sv, sgrad.lower(sv, jnp.asarray(ARCHS[0]), x).compile(
-          compiler_options=FAST_COMPILE)
+    sup = models.nb201_network(None, supernet_impl=impl, dtype=jnp.float64, **ONE_CELL)
+    sv = sup.init(jax.random.key(7))
+    sgrad = jax.jit(lambda v, a, x: jax.grad(_loss_and_logits(models.with_arch(sup, a)),
+                                             has_aux=True)(v, x))
+    sgrad = sgrad.lower(sv, jnp.asarray(ARCHS[0]), x).compile(compiler_options=FAST_COMPILE)
     for arch in ARCHS:
       ex = models.nb201_network(arch, dtype=jnp.float64, **ONE_CELL)
-      ev = _selected(supers["switch"][1], ex.variable_shapes((1, 8, 8, 3)))
+      ev = _selected(sv, ex.variable_shapes((1, 8, 8, 3)))
       g_ex, logits_ex = fast_jit(jax.grad(_loss_and_logits(ex), has_aux=True))(ev, x)
       if nb201.is_zero_output(np.asarray(arch)):
         assert np.allclose(logits_ex, logits_ex[0])  # output does not depend on the input
-      for impl, (sup, sv, sgrad) in supers.items():
-        msg = f"{impl} {arch}"
-        g_sup, logits_sup = sgrad(sv, jnp.asarray(arch), x)
-        np.testing.assert_allclose(logits_sup, logits_ex, **TOL["float64"], err_msg=msg)
-        jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, **TOL["float64"], err_msg=msg),
-                     _selected(g_sup, g_ex), g_ex)
-        # Parameters of unselected ops get exactly zero gradient.
-        active = models.with_arch(sup, jnp.asarray(arch)).active(g_sup)
-        dead = [np.abs(np.asarray(g)).max() for g, a in zip(jax.tree.leaves(g_sup), jax.tree.leaves(active))
-                if not bool(a)]
-        assert all(d == 0 for d in dead), msg
+      msg = f"{impl} {arch}"
+      g_sup, logits_sup = sgrad(sv, jnp.asarray(arch), x)
+      np.testing.assert_allclose(logits_sup, logits_ex, **TOL["float64"], err_msg=msg)
+      jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, **TOL["float64"], err_msg=msg),
+                   _selected(g_sup, g_ex), g_ex)
+      active = models.with_arch(sup, jnp.asarray(arch)).active(g_sup)
+      dead = [np.abs(np.asarray(g)).max() for g, a in zip(jax.tree.leaves(g_sup), jax.tree.leaves(active))
+              if not bool(a)]
+      assert all(d == 0 for d in dead), msg
 
 
 def test_supernet_scanning_two_cells_per_stage_equals_exact_network():

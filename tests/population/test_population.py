@@ -38,12 +38,10 @@ def test_population_equals_each_architecture_alone(setup):
   assert np.all(pop[:, 0] == [nb201.num_params(e, C=4, N=1) for e in enc])
 
 
-def test_classic_suite_population_equals_each_architecture_alone(setup):
-  """All gradient, NTK and Jacobian proxies, sharing their passes in the switch supernet, equal the
-  exact networks; the zero-output member gets its documented values (NaN for the Jacobian ones)."""
+def _suite_equals_alone(setup, names):
+  """Scores of `names` (sharing their passes in the switch supernet) for a healthy member and the
+  zero-output one, and the healthy member's scores from its exact network (which they must equal)."""
   _, batch, enc = setup
-  names = ("grad_norm", "snip", "grasp", "fisher", "plain", "l2_norm", "ntk_cond", "ntk_min_eig",
-           "jacob_cov", "epe_nas")
   plist = [proxies.get(n) for n in names]
   labelled = Batch(batch.x, np.arange(8) % 10)
   members = np.stack([enc[0], np.array([3, 0, 0, 0, 0, 0])])
@@ -56,8 +54,23 @@ def test_classic_suite_population_equals_each_architecture_alone(setup):
     alone = population.score_exact(members[:1], plist, labelled, jax.random.key(0),
                                    network_kwargs=SMALL, **FAST)
   np.testing.assert_allclose(pop[:1], alone, rtol=1e-4)
-  assert np.all(np.isnan(pop[1, -2:])) and np.isnan(pop[1, 6]) and pop[1, 7] == 0.0
+  return pop
+
+
+def test_classic_suite_population_equals_each_architecture_alone(setup):
+  """The gradient and Jacobian proxies, sharing their passes in the switch supernet, equal the
+  exact networks; the zero-output member gets its documented values (NaN for the Jacobian ones)."""
+  pop = _suite_equals_alone(setup, ("grad_norm", "snip", "grasp", "fisher", "plain", "l2_norm",
+                                    "jacob_cov", "epe_nas"))
+  assert np.all(np.isnan(pop[1, -2:]))
   assert np.all(np.isfinite(pop[0])) and np.all(np.isfinite(pop[1, :6]))
+
+
+@pytest.mark.slow  # the NTK's per-sample gradients are their own supernet and exact programs; the
+def test_ntk_proxies_population_equal_each_architecture_alone(setup):  # default suite compares
+  # the supernet's per-sample gradients with the exact network's (tests/proxies/test_ntk_proxies).
+  pop = _suite_equals_alone(setup, ("ntk_cond", "ntk_min_eig", "grad_norm"))
+  assert np.isnan(pop[1, 0]) and pop[1, 1] == 0.0 and np.all(np.isfinite(pop[0]))
 
 
 def test_map_and_vmap_agree_and_chunk_padding_is_invisible(setup):
