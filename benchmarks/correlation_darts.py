@@ -9,7 +9,9 @@ NAS-Bench-Suite-Zero's own scores of the same 725 cells (its released zc_nasbenc
 @ 6639fd15, see ../shared/data/README.md), whose rho the --reference JSON yields when given.
 
 Resumable: rows are appended to benchmarks/results/correlation_darts_scores.csv as they finish and
-a rerun skips keys already there. Writes benchmarks/results/correlation_darts.{csv,md}.
+a rerun skips keys already there, after checking that the stored rows come from today's weights
+(the first row's l2_norm, rescored; a file scored before a change of the networks' initialisation
+is refused, not mixed). Writes benchmarks/results/correlation_darts.{csv,md}.
 
 `--engine supernet` scores each cell with the darts op-switch supernet instead (one compiled
 program for every cell; it pays for forward-only proxies, `darts_supernet_split.md`), by default
@@ -74,6 +76,27 @@ def _agreement_with_exact(rows, done, plist, batches, n: int = 3) -> list[str]:
           f"{len(scored)} cells: largest relative difference {parts}."]
 
 
+def _stale_weights(done: dict, rows, batches) -> str:
+  """'' when the stored rows' weights are today's: the first stored row's l2_norm (a function of
+  the weights alone) rescored with its exact network must match; else what differs."""
+  import jax
+
+  from jaxnas import population, proxies, spaces
+
+  first = next(((i, r) for i, r in enumerate(rows) if r["key"] in done), None)
+  if first is None or "l2_norm" not in done[first[1]["key"]]:
+    return ""
+  stored = done[first[1]["key"]]
+  enc = spaces.darts.encode(first[1]["key"])[None]
+  key = jax.random.fold_in(jax.random.key(0), first[0])
+  p = proxies.get("l2_norm")
+  now = float(population.score_exact(enc, [p], batches["l2_norm"], key, space="darts")[0, 0])
+  was = float(stored["l2_norm"])
+  if abs(now - was) <= 1e-5 * abs(now):
+    return ""
+  return f"l2_norm of row {first[0]}: stored {was:.6g}, now {now:.6g}"
+
+
 def main(argv=None) -> int:
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--limit", type=int, default=None, help="score only the first N csv rows")
@@ -110,6 +133,11 @@ def main(argv=None) -> int:
         done[r["key"]] = r
     if done and list(next(iter(done.values())))[3:-1] != names:
       print(f"{SCORES} holds other proxies; move it away to change --proxies.", file=sys.stderr)
+      return 2
+    stale = _stale_weights(done, rows, batches)
+    if stale:
+      print(f"{SCORES} was scored with other weights than today's networks draw ({stale}); "
+            "resuming would mix two initialisations: move it away and rerun.", file=sys.stderr)
       return 2
   header = ["row", "key", "val_accuracy"] + names + ["seconds"]
   new = not SCORES.exists()
