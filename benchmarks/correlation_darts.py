@@ -56,18 +56,24 @@ def _spearman(a, b) -> float:
   return float(spearmanr(a[ok], b[ok])[0]) if ok.sum() > 2 else float("nan")
 
 
+def _cell(i: int, row: dict):
+  """(encoding (1, L), weight key) of csv row `i`: the same for every engine and check."""
+  import jax
+
+  from jaxnas import spaces
+
+  return spaces.darts.encode(row["key"])[None], jax.random.fold_in(jax.random.key(0), i)
+
+
 def _agreement_with_exact(rows, done, plist, batches, n: int = 3) -> list[str]:
   """Markdown lines: the largest relative difference, per proxy, between the supernet's scores of
   the first `n` scored rows and their exact networks' (scored here, same keys and weights)."""
-  import jax
-
-  from jaxnas import population, spaces
+  from jaxnas import population
 
   rel = np.zeros(len(plist))
   scored = [(i, r) for i, r in enumerate(rows) if r["key"] in done][:n]
   for i, r in scored:
-    enc = spaces.darts.encode(r["key"])[None]
-    key = jax.random.fold_in(jax.random.key(0), i)
+    enc, key = _cell(i, r)
     want = population.score_exact(enc, plist, batches, key, space="darts")[0]
     got = np.array([float(done[r["key"]][p.name]) for p in plist])
     rel = np.maximum(rel, np.abs(got - want) / np.maximum(np.abs(want), 1e-30))
@@ -79,16 +85,13 @@ def _agreement_with_exact(rows, done, plist, batches, n: int = 3) -> list[str]:
 def _stale_weights(done: dict, rows, batches) -> str:
   """'' when the stored rows' weights are today's: the first stored row's l2_norm (a function of
   the weights alone) rescored with its exact network must match; else what differs."""
-  import jax
-
-  from jaxnas import population, proxies, spaces
+  from jaxnas import population, proxies
 
   first = next(((i, r) for i, r in enumerate(rows) if r["key"] in done), None)
   if first is None or "l2_norm" not in done[first[1]["key"]]:
     return ""
   stored = done[first[1]["key"]]
-  enc = spaces.darts.encode(first[1]["key"])[None]
-  key = jax.random.fold_in(jax.random.key(0), first[0])
+  enc, key = _cell(*first)
   p = proxies.get("l2_norm")
   now = float(population.score_exact(enc, [p], batches["l2_norm"], key, space="darts")[0, 0])
   was = float(stored["l2_norm"])
@@ -148,9 +151,8 @@ def main(argv=None) -> int:
     for i, r in enumerate(rows):
       if r["key"] in done:
         continue
-      enc = spaces.darts.encode(r["key"])[None]
+      enc, key = _cell(i, r)
       t0 = time.perf_counter()
-      key = jax.random.fold_in(jax.random.key(0), i)
       if supernet:  # one program for every cell (compiled at the first)
         s = population.score_population(enc, plist, batches, key, space="darts",
                                         engine="supernet")[0]
