@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import os
 import platform
-from pathlib import Path
 
 import jax
 
 from jaxnas import data, population, proxies
 
-from darts_supernet import SHARED, first_cells  # benchmarks/darts_supernet.py: shared data, first NB301 rows
+# benchmarks/darts_supernet.py: the data and results folders, the first NB301 rows
+from darts_supernet import RESULTS, SHARED, first_cells
 
-ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "benchmarks" / "results"
 KW = {"C": 16, "layers": 5}
 CELLS, BATCH = 3, 16
 
